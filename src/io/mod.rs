@@ -1,0 +1,1 @@
+//! The tokio shell: everything that touches the outside world.
