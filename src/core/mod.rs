@@ -3,3 +3,4 @@
 
 pub mod msg;
 pub mod time;
+pub mod proxy;

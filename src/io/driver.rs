@@ -1,0 +1,314 @@
+//! The daemon: loads the configuration and secrets, binds the sockets, then runs one loop that
+//! moves bytes, timers and signals into the sans-IO [`Proxy`] and its outputs back out.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket as StdUdpSocket};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use thiserror::Error;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+use crate::core::auth::{Authenticator, NonceKey};
+use crate::core::config::{Config, ListenTransport};
+use crate::core::flow::Transport;
+use crate::core::proxy::{Event, Extension, Listener, Locality, Proxy};
+use crate::core::registrar::{Registrar, RegistrarPolicy, Snapshot};
+use crate::core::time::Time;
+use crate::core::transaction::{TimerConfig, Transactions};
+use crate::io::paths::Paths;
+use crate::io::secrets::{self, SecretStore};
+use crate::io::state;
+use crate::io::transport::{self, Input, Transports};
+
+const BINDINGS_FILE: &str = "bindings.json";
+
+#[derive(Debug, Error)]
+pub enum DaemonError {
+    #[error("{0}")]
+    Config(String),
+    #[error("cannot listen on {transport} {addr} (setting server.listen): {source}")]
+    Bind { transport: &'static str, addr: SocketAddr, source: std::io::Error },
+    #[error("secret store: {0}")]
+    Secrets(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Everything the daemon needs from its command line.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub config: Option<PathBuf>,
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+fn username() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "user".to_owned())
+        .to_ascii_lowercase()
+}
+
+/// Reads config.toml (if present) and phones.toml (if present) over the embedded defaults.
+pub fn load_config(paths: &Paths) -> Result<Config, DaemonError> {
+    let (host, user) = (hostname(), username());
+    let mut config = match state::read(&paths.config_file)? {
+        Some(bytes) => {
+            let text = String::from_utf8(bytes)
+                .map_err(|_| DaemonError::Config(format!("{}: not UTF-8", paths.config_file.display())))?;
+            Config::parse(&text, &host, &user)
+                .map_err(|e| DaemonError::Config(format!("{}: {e}", paths.config_file.display())))?
+        }
+        None => Config::defaults(&host, &user),
+    };
+    if let Some(bytes) = state::read(&paths.phones_file)? {
+        let text = String::from_utf8(bytes)
+            .map_err(|_| DaemonError::Config(format!("{}: not UTF-8", paths.phones_file.display())))?;
+        config
+            .merge_phones(&text)
+            .map_err(|e| DaemonError::Config(format!("{}: {e}", paths.phones_file.display())))?;
+    }
+    Ok(config)
+}
+
+fn policy(config: &Config) -> RegistrarPolicy {
+    RegistrarPolicy {
+        min_expires: config.registrar.min_expires,
+        max_expires: config.registrar.max_expires,
+        default_expires: config.registrar.default_expires,
+    }
+}
+
+fn extensions(config: &Config) -> Vec<Extension> {
+    config
+        .extensions
+        .iter()
+        .map(|e| Extension { number: e.number.clone(), name: e.name.clone(), display_name: e.display_name.clone() })
+        .collect()
+}
+
+/// The address to name in Via/Record-Route for a socket bound to a wildcard address: the one
+/// the kernel would use towards the outside. A UDP `connect` only picks a route; it sends nothing.
+fn advertised(addr: SocketAddr) -> SocketAddr {
+    if !addr.ip().is_unspecified() {
+        return addr;
+    }
+    let (bind, probe): (SocketAddr, SocketAddr) = if addr.is_ipv4() {
+        ((Ipv4Addr::UNSPECIFIED, 0).into(), (Ipv4Addr::new(192, 0, 2, 1), 9).into())
+    } else {
+        ((Ipv6Addr::UNSPECIFIED, 0).into(), ("2001:db8::1".parse::<Ipv6Addr>().unwrap_or(Ipv6Addr::LOCALHOST), 9).into())
+    };
+    let ip = StdUdpSocket::bind(bind)
+        .and_then(|s| s.connect(probe).and_then(|_| s.local_addr()))
+        .map(|a| a.ip())
+        .unwrap_or(if addr.is_ipv4() { IpAddr::V4(Ipv4Addr::LOCALHOST) } else { IpAddr::V6(Ipv6Addr::LOCALHOST) });
+    SocketAddr::new(ip, addr.port())
+}
+
+fn random_bytes() -> Result<[u8; 32], DaemonError> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).map_err(|e| DaemonError::Io(std::io::Error::other(e.to_string())))?;
+    Ok(b)
+}
+
+fn wall_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+struct Daemon {
+    paths: Paths,
+    proxy: Proxy,
+    transports: Transports,
+    inputs_tx: mpsc::Sender<Input>,
+    origin: Instant,
+    store: Arc<dyn SecretStore>,
+}
+
+impl Daemon {
+    fn now(&self) -> Time {
+        Time::from_duration(self.origin.elapsed())
+    }
+
+    /// Persists, then sends: a 200 OK to a REGISTER leaves only once the binding is on disk.
+    async fn flush(&mut self) {
+        let mut persist = false;
+        while let Some(event) = self.proxy.poll_event() {
+            match event {
+                Event::BindingsChanged => persist = true,
+            }
+        }
+        if persist {
+            self.persist_bindings();
+        }
+        while let Some(t) = self.proxy.poll_transmit() {
+            self.transports.send(t.flow, t.bytes, &self.inputs_tx).await;
+        }
+    }
+
+    fn persist_bindings(&self) {
+        let snapshot = self.proxy.registrar().snapshot(self.now(), wall_ms());
+        let path = self.paths.state_dir.join(BINDINGS_FILE);
+        match serde_json::to_vec(&snapshot) {
+            Ok(bytes) => {
+                if let Err(e) = tokio::task::block_in_place(|| state::write_atomic(&path, &bytes)) {
+                    error!(path = %path.display(), error = %e, "could not save registrations");
+                }
+            }
+            Err(e) => error!(error = %e, "could not serialise registrations"),
+        }
+    }
+
+    async fn reload(&mut self) {
+        info!("reloading configuration");
+        let config = match load_config(&self.paths) {
+            Ok(c) => c,
+            Err(e) => {
+                error!(error = %e, "reload failed; keeping the running configuration");
+                return;
+            }
+        };
+        let mut locality = self.proxy.locality().clone();
+        locality.domains = config.server.domains.clone();
+        locality.extensions = extensions(&config);
+        let names: Vec<String> = locality.extensions.iter().map(|e| e.name.clone()).collect();
+        match secrets::load_all(self.store.clone(), names).await {
+            Ok(s) => self.proxy.set_secrets(s),
+            Err(e) => warn!(error = %e, "could not reload secrets; keeping the old ones"),
+        }
+        self.proxy.set_locality(locality);
+        self.proxy.registrar_mut().set_policy(policy(&config));
+        info!("configuration reloaded");
+    }
+}
+
+/// Runs the daemon until SIGTERM/SIGINT. Prints one `listening on PROTO ADDR` line per socket
+/// on stdout once every socket is bound (tests and scripts read these).
+pub async fn run(options: Options) -> Result<(), DaemonError> {
+    let paths = Paths::resolve(options.config.clone()).map_err(|e| DaemonError::Config(e.to_string()))?;
+    let config = load_config(&paths)?;
+    let origin = Instant::now();
+
+    // Secrets first: a missing keyring is reported before the sockets say we are ready.
+    let store_cfg = config.secrets.clone();
+    let store_paths = paths.clone();
+    let store: Arc<dyn SecretStore> = tokio::task::spawn_blocking(move || secrets::open(&store_cfg, &store_paths))
+        .await
+        .map_err(|e| DaemonError::Secrets(e.to_string()))?
+        .map_err(|e| DaemonError::Secrets(e.to_string()))?
+        .into();
+    let names: Vec<String> = config.extensions.iter().map(|e| e.name.clone()).collect();
+    let secret_map: HashMap<String, String> =
+        secrets::load_all(store.clone(), names).await.map_err(|e| DaemonError::Secrets(e.to_string()))?;
+    for e in &config.extensions {
+        if !secret_map.contains_key(&e.name) {
+            warn!(extension = %e.name, "no password stored: this phone cannot register (sipwitch phone passwd {})", e.name);
+        }
+    }
+
+    let (inputs_tx, mut inputs_rx) = mpsc::channel::<Input>(8192);
+    let mut transports = Transports::new();
+    let mut listeners = Vec::new();
+    let mut lines = Vec::new();
+    for listen in &config.server.listen {
+        let (transport, name) = match listen.transport {
+            ListenTransport::Udp => (Transport::Udp, "udp"),
+            ListenTransport::Tcp => (Transport::Tcp, "tcp"),
+        };
+        let bound = transport::bind(transport, listen.addr)
+            .await
+            .map_err(|source| DaemonError::Bind { transport: name, addr: listen.addr, source })?;
+        let local = bound.local_addr()?;
+        let named = advertised(local);
+        lines.push(format!("listening on {name} {local}"));
+        transports.start(bound, named, inputs_tx.clone());
+        listeners.push(Listener { transport, addr: named });
+    }
+
+    let locality = Locality { domains: config.server.domains.clone(), listeners, extensions: extensions(&config) };
+    let realm = config.server.domains.first().cloned().unwrap_or_else(hostname);
+    let auth = Authenticator::new(realm, NonceKey::new(random_bytes()?), Duration::from_secs(config.auth.nonce_lifetime_s));
+    let mut registrar = Registrar::new(policy(&config));
+    let bindings_path = paths.state_dir.join(BINDINGS_FILE);
+    match state::read(&bindings_path) {
+        Ok(Some(bytes)) => match serde_json::from_slice::<Snapshot>(&bytes) {
+            Ok(snap) => registrar.restore(snap, Time::ZERO, wall_ms()),
+            Err(e) => warn!(path = %bindings_path.display(), error = %e, "ignoring unreadable registrations"),
+        },
+        Ok(None) => {}
+        Err(e) => warn!(path = %bindings_path.display(), error = %e, "could not read registrations"),
+    }
+    let mut proxy = Proxy::new(
+        locality,
+        config.server.user_agent.clone(),
+        Transactions::new(TimerConfig::default()),
+        registrar,
+        auth,
+        random_bytes()?,
+    );
+    proxy.set_secrets(secret_map);
+
+    let pid_file = paths.pid_file();
+    if let Err(e) = state::write_atomic(&pid_file, format!("{}\n", std::process::id()).as_bytes()) {
+        warn!(path = %pid_file.display(), error = %e, "could not write pid file");
+    }
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        for line in &lines {
+            writeln!(out, "{line}")?;
+        }
+        out.flush()?;
+    }
+    info!(domains = ?config.server.domains, extensions = config.extensions.len(), "sipwitchd ready");
+
+    let mut daemon = Daemon { paths, proxy, transports, inputs_tx, origin, store };
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    loop {
+        let deadline = daemon.proxy.poll_timeout().map(|t| daemon.origin + t.since_origin());
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            input = inputs_rx.recv() => {
+                let Some(input) = input else { break };
+                let now = daemon.now();
+                match input {
+                    Input::Packet { flow, bytes } => daemon.proxy.handle_datagram(flow, &bytes, now),
+                    Input::Connected { flow, writer } => daemon.transports.connected(flow, writer),
+                    Input::Closed { flow } => {
+                        daemon.transports.closed(flow);
+                        daemon.proxy.handle_transport_error(flow, now);
+                    }
+                }
+            }
+            () = sleep => {
+                let now = daemon.now();
+                daemon.proxy.handle_timeout(now);
+            }
+            _ = hup.recv() => daemon.reload().await,
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+        daemon.flush().await;
+    }
+    info!("shutting down");
+    daemon.persist_bindings();
+    let _ = std::fs::remove_file(&pid_file);
+    Ok(())
+}

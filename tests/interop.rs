@@ -1,0 +1,129 @@
+//! Interop with real third-party SIP software (SIPp, baresip) through the real daemon.
+//! The harness scripts live in tests/harness; each test uses its own loopback address so that
+//! tests can run side by side. Nothing leaves 127.0.0.0/8 or ::1.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Daemon, TempDir, field, result_fields, run_script};
+
+fn hostport(addr: std::net::SocketAddr) -> String {
+    addr.to_string()
+}
+
+#[test]
+fn sipp_register_with_digest_right_and_wrong_passwords() {
+    let phones = [("alice", "100", "alicepw-Long1"), ("bob", "101", "bobpw-Long2"), ("1001", "1001", "pw1001-Long3")];
+    let d = Daemon::start("i-register", "127.0.0.21", "alice.test", &phones, &[]);
+    let work = TempDir::new("i-register-work");
+    let users: Vec<String> = phones.iter().map(|(n, _, p)| format!("{n}:{p}")).collect();
+    let (ok, out) = run_script(
+        "sipp-register.sh",
+        &[
+            ("START_KAMAILIO", "0".into()),
+            ("REGISTRAR", hostport(d.udp)),
+            ("DOMAIN", "alice.test".into()),
+            ("USERS", users.join(" ")),
+            ("UAC_ADDR", "127.0.0.21:5062".into()),
+        ],
+        work.path(),
+    );
+    assert!(ok, "sipp-register failed:\n{out}\n{}", d.log());
+    let good = result_fields(&out, "RESULT sipp-register good-credentials");
+    assert_eq!(field(&good, "successful"), "6", "{out}");
+    assert_eq!(field(&good, "challenges"), "6", "{out}");
+    assert_eq!(field(&good, "bindings_echoed"), "6", "{out}");
+    let bad = result_fields(&out, "RESULT sipp-register wrong-password");
+    assert_eq!(field(&bad, "accepted"), "0", "{out}");
+    assert_eq!(field(&bad, "responses"), "403x6", "{out}");
+}
+
+/// Registers a SIPp UAS address as extension `bob`, then runs SIPp calls UAC -> daemon -> UAS.
+fn sipp_calls(tag: &str, ip: &str, uac_args: &str, extra_listen: &[&str]) {
+    let bracket = |ip: &str| if ip.contains(':') { format!("[{ip}]") } else { ip.to_owned() };
+    let d = Daemon::start(tag, ip, "alice.test", &[("bob", "101", "bobpw-Long2")], extra_listen);
+    let work = TempDir::new(&format!("{tag}-work"));
+    let uas = format!("{}:5070", bracket(ip));
+    // The registration is made from the UAS's own address, so calls for bob reach it.
+    let (ok, out) = run_script(
+        "sipp-register.sh",
+        &[
+            ("START_KAMAILIO", "0".into()),
+            ("REGISTRAR", hostport(d.udp)),
+            ("DOMAIN", "alice.test".into()),
+            ("USERS", "bob:bobpw-Long2".into()),
+            ("ROUNDS", "1".into()),
+            ("EXPIRES", "600".into()),
+            ("BAD_PASSWORD_TEST", "0".into()),
+            ("UAC_ADDR", uas.clone()),
+        ],
+        work.path(),
+    );
+    assert!(ok, "registering the UAS failed:\n{out}\n{}", d.log());
+    let proxy = if uac_args.contains("t1") { d.tcp } else { d.udp };
+    let (ok, out) = run_script(
+        "sipp-call.sh",
+        &[
+            ("START_KAMAILIO", "0".into()),
+            ("PROXY", hostport(proxy)),
+            ("UAS_ADDR", uas),
+            ("UAC_ADDR", format!("{}:5061", bracket(ip))),
+            ("RURI", "sip:bob@alice.test".into()),
+            ("CALLS", "10".into()),
+            ("RATE", "5".into()),
+            ("UAC_SIPP_ARGS", uac_args.into()),
+        ],
+        work.path(),
+    );
+    assert!(ok, "sipp calls failed:\n{out}\n{}", d.log());
+    let r = result_fields(&out, "RESULT sipp-call");
+    assert_eq!(field(&r, "successful"), "10", "{out}");
+    assert_eq!(field(&r, "failed"), "0", "{out}");
+    assert_eq!(field(&r, "record_route_seen"), "yes", "{out}");
+}
+
+#[test]
+fn sipp_calls_over_udp() {
+    sipp_calls("i-udp", "127.0.0.22", "", &[]);
+}
+
+#[test]
+fn sipp_calls_from_tcp_to_udp() {
+    sipp_calls("i-tcp", "127.0.0.23", "-t t1", &[]);
+}
+
+#[test]
+fn sipp_calls_over_ipv6() {
+    sipp_calls("i-ipv6", "::1", "", &[]);
+}
+
+#[test]
+fn baresip_phones_register_and_call_with_audio_both_ways() {
+    let phones = [("alice", "100", "alicepw-Long1"), ("bob", "101", "bobpw-Long2")];
+    let d = Daemon::start("i-baresip", "127.0.0.25", "alice.test", &phones, &[]);
+    let work = TempDir::new("i-baresip-work");
+    let (ok, out) = run_script(
+        "baresip-call.sh",
+        &[
+            ("START_KAMAILIO", "0".into()),
+            ("REGISTRAR", hostport(d.udp)),
+            ("DOMAIN", "alice.test".into()),
+            ("ALICE_USER", "alice".into()),
+            ("ALICE_PASS", "alicepw-Long1".into()),
+            ("BOB_USER", "bob".into()),
+            ("BOB_PASS", "bobpw-Long2".into()),
+            ("ALICE_SIP", "127.0.0.25:5080".into()),
+            ("BOB_SIP", "127.0.0.25:5082".into()),
+            ("ALICE_CTRL", "127.0.0.25:4444".into()),
+            ("BOB_CTRL", "127.0.0.25:4445".into()),
+            ("ALICE_RTP", "21000-21019".into()),
+            ("BOB_RTP", "21100-21119".into()),
+        ],
+        work.path(),
+    );
+    assert!(ok, "baresip call failed:\n{out}\n{}", d.log());
+    let r = result_fields(&out, "RESULT baresip-call");
+    assert_eq!(field(&r, "registered"), "True", "{out}");
+    assert_eq!(field(&r, "established"), "True/True", "{out}");
+    assert_eq!(field(&r, "failed_checks"), "0", "{out}");
+}
