@@ -113,3 +113,31 @@ impl ClientNonInvite {
         self.state = State::Terminated;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn ms(n: u64) -> Time {
+        Time::ZERO + Duration::from_millis(n)
+    }
+
+    #[test]
+    fn proceeding_resets_e_to_t2() {
+        let cfg = TimerConfig::default();
+        let mut m = ClientNonInvite::new(Time::ZERO, false, &cfg);
+        assert_eq!(m.deadline(), Some(ms(500)));
+        assert_eq!(m.on_timeout(ms(500), &cfg), Fired::Retransmit);
+        assert!(m.on_response(180, ms(600), &cfg));
+        assert_eq!(m.deadline(), Some(ms(1500)));
+        assert_eq!(m.on_timeout(ms(1500), &cfg), Fired::Retransmit);
+        assert_eq!(m.deadline(), Some(ms(5500)));
+        assert!(m.on_response(200, ms(2000), &cfg));
+        assert!(!m.on_response(200, ms(2100), &cfg));
+        assert_eq!(m.deadline(), Some(ms(7000)));
+        assert_eq!(m.on_timeout(ms(7000), &cfg), Fired::Nothing);
+        assert!(m.is_terminated());
+    }
+}

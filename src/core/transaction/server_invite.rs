@@ -190,3 +190,37 @@ impl ServerInvite {
         self.state = State::Terminated;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn ms(n: u64) -> Time {
+        Time::ZERO + Duration::from_millis(n)
+    }
+
+    #[test]
+    fn completed_retransmits_until_h_then_times_out() {
+        let cfg = TimerConfig::default();
+        let mut m = ServerInvite::new(false);
+        assert!(m.nothing_sent());
+        m.respond(486, b"486", Time::ZERO, &cfg).unwrap();
+        let mut fired = vec![];
+        while let Some(at) = m.deadline() {
+            fired.push((at, m.on_timeout(at, &cfg)));
+        }
+        assert_eq!(fired.first(), Some(&(ms(500), Fired::Retransmit)));
+        assert_eq!(fired.last(), Some(&(ms(32_000), Fired::TimedOut)));
+        assert!(m.is_terminated());
+    }
+
+    #[test]
+    fn trying_is_remembered_for_retransmissions() {
+        let mut m = ServerInvite::new(true);
+        m.sent_trying(b"100");
+        assert_eq!(m.on_retransmission(), Some(&b"100"[..]));
+        assert!(!m.nothing_sent());
+    }
+}

@@ -127,3 +127,78 @@ pub(crate) enum Fired {
     /// The transaction timed out: B/F (client: act as on 408) or H (server: no ACK came).
     TimedOut,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Time {
+        Time::ZERO + Duration::from_millis(n)
+    }
+
+    #[test]
+    fn backoff_doubles_with_and_without_cap() {
+        let cfg = TimerConfig::default();
+        let mut a = Backoff::start(Time::ZERO, false, &cfg).unwrap();
+        let mut fired = vec![];
+        for _ in 0..5 {
+            fired.push(a.at);
+            a.double(a.at, None);
+        }
+        assert_eq!(
+            fired,
+            vec![ms(500), ms(1500), ms(3500), ms(7500), ms(15_500)]
+        );
+
+        let mut e = Backoff::start(Time::ZERO, false, &cfg).unwrap();
+        let mut fired = vec![];
+        for _ in 0..6 {
+            fired.push(e.at);
+            e.double(e.at, Some(cfg.t2));
+        }
+        assert_eq!(
+            fired,
+            vec![
+                ms(500),
+                ms(1500),
+                ms(3500),
+                ms(7500),
+                ms(11_500),
+                ms(15_500)
+            ]
+        );
+    }
+
+    #[test]
+    fn no_retransmission_timer_over_reliable_transports() {
+        assert_eq!(
+            Backoff::start(Time::ZERO, true, &TimerConfig::default()),
+            None
+        );
+    }
+
+    #[test]
+    fn derived_timer_values() {
+        let cfg = TimerConfig::default();
+        assert_eq!(cfg.t1x64(), Duration::from_secs(32));
+        assert_eq!(cfg.timer_d(false), Duration::from_secs(32));
+        assert_eq!(cfg.timer_d(true), Duration::ZERO);
+        assert_eq!(cfg.t4_unless(false), Duration::from_secs(5));
+        assert_eq!(cfg.t4_unless(true), Duration::ZERO);
+        assert_eq!(cfg.timer_j(false), Duration::from_secs(32));
+        assert_eq!(cfg.timer_j(true), Duration::ZERO);
+        let slow = TimerConfig {
+            t1: Duration::from_secs(2),
+            ..cfg
+        };
+        assert_eq!(slow.timer_d(false), Duration::from_secs(128));
+    }
+
+    #[test]
+    fn earliest_of_optional_deadlines() {
+        assert_eq!(earliest(None, None), None);
+        assert_eq!(earliest(Some(ms(1)), None), Some(ms(1)));
+        assert_eq!(earliest(None, Some(ms(2))), Some(ms(2)));
+        assert_eq!(earliest(Some(ms(3)), Some(ms(2))), Some(ms(2)));
+    }
+}
