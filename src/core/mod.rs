@@ -1,5 +1,6 @@
 //! The sans-IO core: deterministic state machines. Nothing here touches sockets, clocks, threads,
 //! randomness it was not handed, or the D-Bus/keyring/DNS crates (checked by `tests/purity.rs`).
 
+pub mod auth;
 pub mod msg;
 pub mod time;
