@@ -11,8 +11,9 @@ mod fork;
 mod ids;
 mod local;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use tracing::{debug, info, warn};
 
@@ -35,6 +36,10 @@ use ids::{Ids, loop_hash_of_branch, short_hash, stateless_branch};
 
 /// Methods we answer in Allow (RFC 3261 §20.5).
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE";
+
+/// Timer C (§16.6 step 11): how long an INVITE branch may ring. RFC 3261 says "greater than
+/// 3 minutes"; every provisional response restarts it.
+pub const TIMER_C: Duration = Duration::from_secs(181);
 
 /// What the proxy tells the shell besides datagrams.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,8 +70,20 @@ pub struct Proxy {
     seed: [u8; 32],
     contexts: HashMap<ServerTxId, Context>,
     branch_owner: HashMap<ClientTxId, ServerTxId>,
+    /// Timer C of each INVITE branch: the deadline set (for ordering) and the live deadline
+    /// per branch (an entry of the set whose deadline differs is stale and skipped).
+    timer_c: BTreeSet<(Time, ClientTxId)>,
+    timer_c_at: HashMap<ClientTxId, TimerC>,
     out: VecDeque<Transmit>,
     events: VecDeque<Event>,
+}
+
+/// What Timer C does for a branch when it fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct TimerC {
+    at: Time,
+    /// First expiry: CANCEL the branch. Second (64*T1 after the CANCEL): give up on it.
+    cancelled: bool,
 }
 
 /// How a request that passed the checks is to be routed.
@@ -97,6 +114,8 @@ impl Proxy {
             seed,
             contexts: HashMap::new(),
             branch_owner: HashMap::new(),
+            timer_c: BTreeSet::new(),
+            timer_c_at: HashMap::new(),
             out: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -165,6 +184,7 @@ impl Proxy {
 
     pub fn handle_timeout(&mut self, now: Time) {
         self.txs.on_timeout(now);
+        self.fire_timer_c(now);
         if !self.registrar.expire(now).is_empty() {
             self.events.push_back(Event::BindingsChanged);
         }
@@ -191,21 +211,56 @@ impl Proxy {
     }
 
     pub fn poll_timeout(&self) -> Option<Time> {
-        match (self.txs.poll_timeout(), self.registrar.poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        [self.txs.poll_timeout(), self.registrar.poll_timeout(), self.timer_c.first().map(|(t, _)| *t)]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn arm_timer_c(&mut self, id: ClientTxId, at: Time, cancelled: bool) {
+        if let Some(old) = self.timer_c_at.insert(id, TimerC { at, cancelled }) {
+            self.timer_c.remove(&(old.at, id));
+        }
+        self.timer_c.insert((at, id));
+    }
+
+    fn disarm_timer_c(&mut self, id: ClientTxId) {
+        if let Some(old) = self.timer_c_at.remove(&id) {
+            self.timer_c.remove(&(old.at, id));
+        }
+    }
+
+    /// §16.8: a branch that rang too long is CANCELled; one that then still does not answer
+    /// within 64*T1 (§9.1) is abandoned as if it had answered 408.
+    fn fire_timer_c(&mut self, now: Time) {
+        while let Some(&(at, id)) = self.timer_c.first() {
+            if at > now {
+                break;
+            }
+            self.timer_c.remove(&(at, id));
+            let Some(state) = self.timer_c_at.remove(&id) else { continue };
+            let Some(&sid) = self.branch_owner.get(&id) else { continue };
+            if !state.cancelled {
+                info!(?id, "Timer C: cancelling a branch that rang too long");
+                self.send_cancel(id, now);
+                let wait = self.txs.config().t1 * 64;
+                self.arm_timer_c(id, now + wait, true);
+            } else {
+                self.txs.terminate_client(id);
+                self.fail_branch(sid, id, 408, now);
+            }
         }
     }
 
     // --- requests ------------------------------------------------------------------------------
 
     fn reject_unparsable(&mut self, flow: Flow, e: ParseError) {
-        let Some(headers) = e.headers else {
+        let Some(headers) = &e.headers else {
             warn!(remote = %flow.remote, error = %e, "dropped unparsable message");
             return;
         };
         // A stateless answer: without a parsable Via there is no transaction to match.
-        warn!(remote = %flow.remote, error = %e, "rejected malformed request");
+        warn!(remote = %flow.remote, status = e.status, detail = %e.detail, "rejected malformed request");
         let mut resp = Response {
             status: e.status,
             reason: crate::core::msg::reason_phrase(e.status).to_owned(),
@@ -610,8 +665,12 @@ impl Proxy {
                 HeaderName::Via,
                 format!("SIP/2.0/{} {};branch={branch};rport", flow.transport.as_via(), sent_by(flow.local)),
             );
+            let invite = out.method == Method::Invite;
             let cid = self.txs.send(out, flow, now);
             self.branch_owner.insert(cid, id);
+            if invite {
+                self.arm_timer_c(cid, now + TIMER_C, false);
+            }
             branches.push(cid);
         }
         debug!(branches = branches.len(), "forwarded");
@@ -695,6 +754,13 @@ impl Proxy {
         match self.txs.on_response(&resp, now) {
             Some(cid) => {
                 let Some(&sid) = self.branch_owner.get(&cid) else { return };
+                if self.timer_c_at.get(&cid).is_some_and(|t| !t.cancelled) {
+                    if resp.status < 200 {
+                        self.arm_timer_c(cid, now + TIMER_C, false);
+                    } else {
+                        self.disarm_timer_c(cid);
+                    }
+                }
                 let Some(ctx) = self.contexts.get_mut(&sid) else { return };
                 let actions = ctx.fork.on_response(cid, resp);
                 self.apply(sid, actions, now);
@@ -722,13 +788,30 @@ impl Proxy {
                     }
                 }
                 ForkAction::Cancel(cid) => {
-                    let Some(invite) = self.txs.client_request(cid).cloned() else { continue };
-                    let Some(flow) = self.txs.client_flow(cid) else { continue };
-                    let cancel = build_cancel(&invite);
-                    self.txs.send(cancel, flow, now);
+                    self.send_cancel(cid, now);
+                    // A branch that never answers the CANCEL is abandoned after 64*T1 (§9.1).
+                    let wait = self.txs.config().t1 * 64;
+                    self.arm_timer_c(cid, now + wait, true);
                 }
             }
         }
+    }
+
+    fn send_cancel(&mut self, cid: ClientTxId, now: Time) {
+        let Some(invite) = self.txs.client_request(cid).cloned() else { return };
+        let Some(flow) = self.txs.client_flow(cid) else { return };
+        self.txs.send(build_cancel(&invite), flow, now);
+    }
+
+    /// A branch ended without a response of its own: feed the fork a synthetic one.
+    fn fail_branch(&mut self, sid: ServerTxId, id: ClientTxId, status: u16, now: Time) {
+        let Some(ctx) = self.contexts.get_mut(&sid) else { return };
+        let mut synthetic = Response::to_request(&ctx.request, status);
+        // As if it came back through our Via, like a real response (the Via is popped).
+        synthetic.headers.push_front(HeaderName::Via, "SIP/2.0/UDP invalid;branch=z9hG4bK.synthetic");
+        add_to_tag(&mut synthetic, &mut self.ids);
+        let actions = ctx.fork.on_failure(id, synthetic);
+        self.apply(sid, actions, now);
     }
 
     fn forward_response_statelessly(&mut self, mut resp: Response) {
@@ -772,15 +855,10 @@ impl Proxy {
             match event {
                 TxEvent::ClientFailed { id, status } => {
                     let Some(&sid) = self.branch_owner.get(&id) else { continue };
-                    let Some(ctx) = self.contexts.get_mut(&sid) else { continue };
-                    let mut synthetic = Response::to_request(&ctx.request, status);
-                    // Pretend the failure came back through our Via, like a real response.
-                    synthetic.headers.push_front(HeaderName::Via, "SIP/2.0/UDP invalid;branch=z9hG4bK.synthetic");
-                    add_to_tag(&mut synthetic, &mut self.ids);
-                    let actions = ctx.fork.on_failure(id, synthetic);
-                    self.apply(sid, actions, now);
+                    self.fail_branch(sid, id, status, now);
                 }
                 TxEvent::ClientTerminated { id } => {
+                    self.disarm_timer_c(id);
                     if let Some(sid) = self.branch_owner.remove(&id)
                         && let Some(ctx) = self.contexts.get_mut(&sid)
                     {
