@@ -30,7 +30,8 @@ impl Request {
     /// Serialises: start line, headers in order (long names), `Content-Length` set to the body's
     /// length (replacing any present), blank line, body.
     pub fn to_bytes(&self) -> Vec<u8> {
-        todo!()
+        let start = format!("{} {} SIP/2.0", self.method, self.uri);
+        write_message(&start, &self.headers, &self.body)
     }
 }
 
@@ -61,7 +62,8 @@ impl Response {
 
     /// Same as [`Request::to_bytes`].
     pub fn to_bytes(&self) -> Vec<u8> {
-        todo!()
+        let start = format!("SIP/2.0 {:03} {}", self.status, self.reason);
+        write_message(&start, &self.headers, &self.body)
     }
 }
 
@@ -78,4 +80,42 @@ impl Message {
             Message::Response(r) => r.to_bytes(),
         }
     }
+}
+
+/// Start line, headers (Content-Length rewritten in place of the first one, or appended), blank
+/// line, body. CR and LF inside a line become spaces: a value a program put in can never start
+/// a header line of its own.
+fn write_message(start: &str, headers: &Headers, body: &[u8]) -> Vec<u8> {
+    let head_len: usize = headers
+        .iter()
+        .map(|h| h.name.as_str().len() + h.value.len() + 4)
+        .sum();
+    let mut out = Vec::with_capacity(start.len() + head_len + body.len() + 32);
+    push_line(&mut out, start);
+    let content_length = format!("{}: {}", HeaderName::ContentLength, body.len());
+    let mut length_written = false;
+    for h in headers.iter() {
+        if h.name == HeaderName::ContentLength {
+            if !length_written {
+                push_line(&mut out, &content_length);
+                length_written = true;
+            }
+            continue;
+        }
+        push_line(&mut out, &format!("{}: {}", h.name, h.value));
+    }
+    if !length_written {
+        push_line(&mut out, &content_length);
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    out
+}
+
+fn push_line(out: &mut Vec<u8>, line: &str) {
+    out.extend(
+        line.bytes()
+            .map(|c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
+    );
+    out.extend_from_slice(b"\r\n");
 }
