@@ -223,7 +223,7 @@ async fn tcp_connection(stream: TcpStream, flow: Flow, inputs: mpsc::Sender<Inpu
         while let Some(item) = framer.next_item() {
             match item {
                 Ok(Framed::Message(bytes)) => {
-                    if inputs.send(Input::Packet { flow, bytes: bytes.to_bytes() }).await.is_err() {
+                    if inputs.send(Input::Packet { flow, bytes }).await.is_err() {
                         fatal = true;
                         break;
                     }

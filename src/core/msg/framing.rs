@@ -1,12 +1,14 @@
 use super::header::HeaderName;
-use super::message::Message;
-use super::parse::{MAX_MESSAGE_SIZE, ParseError, head_end, parse_message, unfold};
+use super::parse::{MAX_MESSAGE_SIZE, ParseError, head_end, unfold};
 use super::syntax::parse_digits;
 
 /// What a stream transport yields.
 #[derive(Debug)]
 pub enum Framed {
-    Message(Message),
+    /// The exact bytes of one message (Content-Length framed), for [`parse_message`] —
+    /// parsing is left to the caller so that a malformed message can still be answered (400)
+    /// while the stream stays in sync.
+    Message(Vec<u8>),
     /// A CRLFCRLF keep-alive "ping" (RFC 5626 §4.4.1): answer with a single CRLF "pong".
     Ping,
     /// A lone CRLF "pong" (or stray CRLF between messages): ignore.
@@ -36,11 +38,8 @@ impl StreamFramer {
         }
     }
     /// The next complete item, `None` if more bytes are needed. An `Err` is fatal for the stream
-    /// (no Content-Length, a head or body over [`super::MAX_MESSAGE_SIZE`], garbage).
-    ///
-    /// A well-framed message that [`parse_message`] rejects comes back as its `Err` too (with the
-    /// salvaged headers, so that a 400 can be sent first), but there the stream is still in sync:
-    /// calling again yields the next message.
+    /// (no Content-Length, a head or body over [`super::MAX_MESSAGE_SIZE`], garbage): the stream
+    /// cannot be resynchronised, close it.
     pub fn next_item(&mut self) -> Option<Result<Framed, ParseError>> {
         if self.broken {
             return None;
@@ -93,7 +92,7 @@ impl StreamFramer {
         }
         let message: Vec<u8> = self.buf.drain(..total).collect();
         self.scanned = 0;
-        Some(parse_message(&message).map(Framed::Message))
+        Some(Ok(Framed::Message(message)))
     }
 
     fn consume(&mut self, n: usize) {

@@ -904,3 +904,6 @@ fn add_to_tag(resp: &mut Response, ids: &mut Ids) {
 fn same_address(a: &SipUri, b: &SipUri) -> bool {
     a.host == b.host && a.port.unwrap_or(5060) == b.port.unwrap_or(5060) && a.user == b.user
 }
+
+#[cfg(test)]
+mod tests;
