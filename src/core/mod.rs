@@ -2,5 +2,6 @@
 //! randomness it was not handed, or the D-Bus/keyring/DNS crates (checked by `tests/purity.rs`).
 
 pub mod auth;
+pub mod config;
 pub mod msg;
 pub mod time;
