@@ -42,12 +42,21 @@ impl Response {
         for h in req.headers.iter() {
             if matches!(
                 h.name,
-                HeaderName::Via | HeaderName::From | HeaderName::To | HeaderName::CallId | HeaderName::CSeq
+                HeaderName::Via
+                    | HeaderName::From
+                    | HeaderName::To
+                    | HeaderName::CallId
+                    | HeaderName::CSeq
             ) {
                 headers.0.push(h.clone());
             }
         }
-        Response { status, reason: reason_phrase(status).to_owned(), headers, body: Vec::new() }
+        Response {
+            status,
+            reason: reason_phrase(status).to_owned(),
+            headers,
+            body: Vec::new(),
+        }
     }
 
     /// Same as [`Request::to_bytes`].

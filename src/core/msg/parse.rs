@@ -24,7 +24,11 @@ pub struct ParseError {
 impl ParseError {
     /// A 400 with no salvageable headers.
     pub fn bad(detail: impl Into<String>) -> ParseError {
-        ParseError { status: 400, detail: detail.into(), headers: None }
+        ParseError {
+            status: 400,
+            detail: detail.into(),
+            headers: None,
+        }
     }
 }
 
