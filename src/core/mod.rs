@@ -2,7 +2,7 @@
 //! randomness it was not handed, or the D-Bus/keyring/DNS crates (checked by `tests/purity.rs`).
 
 pub mod auth;
-//TMP pub mod config;
+pub mod config;
 pub mod flow;
 pub mod msg;
 pub mod proxy;

@@ -1,5 +1,7 @@
 //! The tokio shell: everything that touches the outside world.
 
-//TMP pub mod driver;
+pub mod driver;
+pub mod paths;
+pub mod secrets;
 pub mod state;
 pub mod transport;

@@ -18,7 +18,6 @@
 
 pub mod digest;
 mod nonce;
-mod params;
 mod replay;
 
 use std::fmt;
@@ -167,27 +166,6 @@ fn quote(s: &str) -> String {
     out
 }
 
-// Stop-gap until `Method::as_str` (branch `msg`) is implemented.
-fn method_token(m: &Method) -> &str {
-    match m {
-        Method::Invite => "INVITE",
-        Method::Ack => "ACK",
-        Method::Bye => "BYE",
-        Method::Cancel => "CANCEL",
-        Method::Register => "REGISTER",
-        Method::Options => "OPTIONS",
-        Method::Info => "INFO",
-        Method::Update => "UPDATE",
-        Method::Prack => "PRACK",
-        Method::Subscribe => "SUBSCRIBE",
-        Method::Notify => "NOTIFY",
-        Method::Refer => "REFER",
-        Method::Message => "MESSAGE",
-        Method::Publish => "PUBLISH",
-        Method::Extension(t) => t,
-    }
-}
-
 /// The credentials, checked for shape.
 struct Credentials<'a> {
     username: &'a str,
@@ -241,7 +219,7 @@ impl Authenticator {
         now: Time,
         secret_for: impl Fn(&str) -> Option<String>,
     ) -> Verdict {
-        let Some(params) = params::parse(header_value) else {
+        let Ok(params) = AuthParams::parse(header_value) else {
             return Verdict::Rejected(Reject::Malformed);
         };
         let creds = match self.credentials(&params) {
@@ -275,7 +253,7 @@ impl Authenticator {
             username: creds.username,
             realm: &self.realm,
             password,
-            method: method_token(method),
+            method: method.as_str(),
             uri: creds.uri,
             nonce: creds.nonce,
             qop: creds.qop.map(|(nc, _, cnonce)| QopAuth { nc, cnonce }),
