@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket as StdUdpSocket};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use thiserror::Error;
 use tokio::signal::unix::{SignalKind, signal};
@@ -19,7 +19,7 @@ use crate::core::proxy::{Event, Extension, Listener, Locality, Proxy};
 use crate::core::registrar::{Registrar, RegistrarPolicy, Snapshot};
 use crate::core::time::Time;
 use crate::core::transaction::{TimerConfig, Transactions};
-use crate::io::paths::Paths;
+use crate::io::paths::{self, Paths};
 use crate::io::secrets::{self, SecretStore};
 use crate::io::state;
 use crate::io::transport::{self, Input, Transports};
@@ -44,25 +44,9 @@ pub struct Options {
     pub config: Option<PathBuf>,
 }
 
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_ascii_lowercase())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned())
-}
-
-fn username() -> String {
-    std::env::var("USER")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "user".to_owned())
-        .to_ascii_lowercase()
-}
-
 /// Reads config.toml (if present) and phones.toml (if present) over the embedded defaults.
 pub fn load_config(paths: &Paths) -> Result<Config, DaemonError> {
-    let (host, user) = (hostname(), username());
+    let (host, user) = (paths::host_name(), paths::user_name());
     let mut config = match state::read(&paths.config_file)? {
         Some(bytes) => {
             let text = String::from_utf8(bytes)
@@ -70,7 +54,7 @@ pub fn load_config(paths: &Paths) -> Result<Config, DaemonError> {
             Config::parse(&text, &host, &user)
                 .map_err(|e| DaemonError::Config(format!("{}: {e}", paths.config_file.display())))?
         }
-        None => Config::defaults(&host, &user),
+        None => Config::defaults(&host, &user).map_err(|e| DaemonError::Config(format!("embedded defaults: {e}")))?,
     };
     if let Some(bytes) = state::read(&paths.phones_file)? {
         let text = String::from_utf8(bytes)
@@ -161,7 +145,7 @@ impl Daemon {
         let path = self.paths.state_dir.join(BINDINGS_FILE);
         match serde_json::to_vec(&snapshot) {
             Ok(bytes) => {
-                if let Err(e) = tokio::task::block_in_place(|| state::write_atomic(&path, &bytes)) {
+                if let Err(e) = tokio::task::block_in_place(|| state::write_private(&path, &bytes)) {
                     error!(path = %path.display(), error = %e, "could not save registrations");
                 }
             }
@@ -200,7 +184,7 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
     let origin = Instant::now();
 
     // Secrets first: a missing keyring is reported before the sockets say we are ready.
-    let store_cfg = config.secrets.clone();
+    let store_cfg = config.secrets;
     let store_paths = paths.clone();
     let store: Arc<dyn SecretStore> = tokio::task::spawn_blocking(move || secrets::open(&store_cfg, &store_paths))
         .await
@@ -210,11 +194,6 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
     let names: Vec<String> = config.extensions.iter().map(|e| e.name.clone()).collect();
     let secret_map: HashMap<String, String> =
         secrets::load_all(store.clone(), names).await.map_err(|e| DaemonError::Secrets(e.to_string()))?;
-    for e in &config.extensions {
-        if !secret_map.contains_key(&e.name) {
-            warn!(extension = %e.name, "no password stored: this phone cannot register (sipwitch phone passwd {})", e.name);
-        }
-    }
 
     let (inputs_tx, mut inputs_rx) = mpsc::channel::<Input>(8192);
     let mut transports = Transports::new();
@@ -236,13 +215,16 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
     }
 
     let locality = Locality { domains: config.server.domains.clone(), listeners, extensions: extensions(&config) };
-    let realm = config.server.domains.first().cloned().unwrap_or_else(hostname);
-    let auth = Authenticator::new(realm, NonceKey::new(random_bytes()?), Duration::from_secs(config.auth.nonce_lifetime_s));
+    let realm = config.server.domains.first().cloned().unwrap_or_else(paths::host_name);
+    let auth = Authenticator::new(realm, NonceKey::new(random_bytes()?), config.auth.nonce_lifetime);
     let mut registrar = Registrar::new(policy(&config));
     let bindings_path = paths.state_dir.join(BINDINGS_FILE);
     match state::read(&bindings_path) {
         Ok(Some(bytes)) => match serde_json::from_slice::<Snapshot>(&bytes) {
-            Ok(snap) => registrar.restore(snap, Time::ZERO, wall_ms()),
+            Ok(snap) => {
+                let restored = registrar.restore(snap, Time::ZERO, wall_ms());
+                info!(restored, "registrations restored");
+            }
             Err(e) => warn!(path = %bindings_path.display(), error = %e, "ignoring unreadable registrations"),
         },
         Ok(None) => {}
@@ -259,7 +241,7 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
     proxy.set_secrets(secret_map);
 
     let pid_file = paths.pid_file();
-    if let Err(e) = state::write_atomic(&pid_file, format!("{}\n", std::process::id()).as_bytes()) {
+    if let Err(e) = state::write_private(&pid_file, format!("{}\n", std::process::id()).as_bytes()) {
         warn!(path = %pid_file.display(), error = %e, "could not write pid file");
     }
     {

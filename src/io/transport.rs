@@ -119,10 +119,9 @@ impl Transports {
             Transport::Tcp => {
                 if let Some(writer) = self.tcp.get(&flow.remote) {
                     match writer.try_send(bytes) {
-                        Ok(()) => return,
+                        Ok(()) => {}
                         Err(mpsc::error::TrySendError::Full(_)) => {
                             warn!(remote = %flow.remote, "TCP queue full; message dropped");
-                            return;
                         }
                         Err(mpsc::error::TrySendError::Closed(bytes)) => {
                             self.tcp.remove(&flow.remote);
