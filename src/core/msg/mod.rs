@@ -14,6 +14,7 @@ mod message;
 mod method;
 mod parse;
 mod status;
+mod syntax;
 mod uri;
 mod values;
 
