@@ -130,3 +130,183 @@ fn content_length(head: &[u8]) -> Result<usize, &'static str> {
     }
     found.ok_or("no Content-Length on a stream transport")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::msg::Method;
+
+    fn message(body: &[u8]) -> Vec<u8> {
+        let mut m = format!(
+            "MESSAGE sip:b@b.org SIP/2.0\r\nVia: SIP/2.0/TCP a.org;branch=z9hG4bK1\r\nTo: <sip:b@b.org>\r\n\
+From: <sip:a@a.org>;tag=1\r\nCall-ID: m1\r\nCSeq: 1 MESSAGE\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        m.extend_from_slice(body);
+        m
+    }
+
+    fn next_message(f: &mut StreamFramer) -> Message {
+        match f.next_item() {
+            Some(Ok(Framed::Message(m))) => m,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn body(m: &Message) -> &[u8] {
+        match m {
+            Message::Request(r) => &r.body,
+            Message::Response(r) => &r.body,
+        }
+    }
+
+    #[test]
+    fn byte_by_byte() {
+        let mut f = StreamFramer::new();
+        let data = message(b"hello\r\n\r\nworld");
+        for (i, b) in data.iter().enumerate() {
+            f.push(&[*b]);
+            if i + 1 < data.len() {
+                assert!(f.next_item().is_none(), "early at {i}");
+            }
+        }
+        let m = next_message(&mut f);
+        assert_eq!(body(&m), b"hello\r\n\r\nworld");
+        assert!(f.next_item().is_none());
+    }
+
+    #[test]
+    fn several_messages_and_keepalives_in_one_read() {
+        let mut f = StreamFramer::new();
+        let mut data = b"\r\n\r\n".to_vec();
+        data.extend(message(b"one"));
+        data.extend(b"\r\n");
+        data.extend(message(b""));
+        data.extend(b"\r\n\r\n");
+        data.extend(message(b"\0\xff"));
+        f.push(&data);
+        assert!(matches!(f.next_item(), Some(Ok(Framed::Ping))));
+        assert_eq!(body(&next_message(&mut f)), b"one");
+        // A CRLF followed by a message is just skipped.
+        assert_eq!(body(&next_message(&mut f)), b"");
+        assert!(matches!(f.next_item(), Some(Ok(Framed::Ping))));
+        let m = next_message(&mut f);
+        assert_eq!(body(&m), b"\0\xff");
+        let Message::Request(r) = m else { panic!() };
+        assert_eq!(r.method, Method::Message);
+        assert!(f.next_item().is_none());
+    }
+
+    #[test]
+    fn pong_and_partial_ping() {
+        let mut f = StreamFramer::new();
+        f.push(b"\r\n");
+        assert!(matches!(f.next_item(), Some(Ok(Framed::Pong))));
+        assert!(f.next_item().is_none());
+        f.push(b"\r\n\r");
+        assert!(f.next_item().is_none());
+        f.push(b"\n");
+        assert!(matches!(f.next_item(), Some(Ok(Framed::Ping))));
+        assert!(f.next_item().is_none());
+    }
+
+    #[test]
+    fn lf_only_heads_and_compact_length() {
+        let mut f = StreamFramer::new();
+        let m = "OPTIONS sip:b@b.org SIP/2.0\nVia: SIP/2.0/TCP a.org\nTo: <sip:b@b.org>\nFrom: <sip:a@a.org>;tag=1\n\
+Call-ID: o\nCSeq: 1 OPTIONS\nl : \n 2\n\nokrest";
+        f.push(m.as_bytes());
+        assert_eq!(body(&next_message(&mut f)), b"ok");
+        assert!(f.next_item().is_none());
+        assert_eq!(f.buf, b"rest");
+    }
+
+    #[test]
+    fn missing_content_length_is_fatal() {
+        let mut f = StreamFramer::new();
+        let m = String::from_utf8(message(b""))
+            .unwrap()
+            .replace("Content-Length: 0\r\n", "");
+        f.push(m.as_bytes());
+        let e = f.next_item().unwrap().unwrap_err();
+        assert_eq!(e.status, 400);
+        f.push(&message(b""));
+        assert!(
+            f.next_item().is_none(),
+            "a broken stream yields nothing more"
+        );
+    }
+
+    #[test]
+    fn bad_content_length_is_fatal() {
+        for cl in ["-1", "x", "99999999999999999999999"] {
+            let mut f = StreamFramer::new();
+            let m = String::from_utf8(message(b""))
+                .unwrap()
+                .replace("Length: 0", &format!("Length: {cl}"));
+            f.push(m.as_bytes());
+            assert_eq!(f.next_item().unwrap().unwrap_err().status, 400, "{cl}");
+        }
+        let mut f = StreamFramer::new();
+        let m = String::from_utf8(message(b"ab"))
+            .unwrap()
+            .replace("\r\n\r\n", "\r\nl: 3\r\n\r\n");
+        f.push(m.as_bytes());
+        assert_eq!(f.next_item().unwrap().unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn size_limits_are_fatal_513() {
+        let mut f = StreamFramer::new();
+        let m = String::from_utf8(message(b""))
+            .unwrap()
+            .replace("Length: 0", &format!("Length: {}", MAX_MESSAGE_SIZE));
+        f.push(m.as_bytes());
+        assert_eq!(f.next_item().unwrap().unwrap_err().status, 513);
+
+        let mut f = StreamFramer::new();
+        f.push(b"INVITE sip:a@b SIP/2.0\r\nX: ");
+        let chunk = vec![b'a'; 4096];
+        let mut result = None;
+        for _ in 0..20 {
+            f.push(&chunk);
+            if let Some(r) = f.next_item() {
+                result = Some(r);
+                break;
+            }
+        }
+        assert_eq!(result.unwrap().unwrap_err().status, 513);
+        assert!(f.buf.is_empty());
+        f.push(&chunk);
+        assert!(f.buf.is_empty(), "a broken stream buffers nothing");
+    }
+
+    #[test]
+    fn unparsable_but_framed_message_does_not_break_the_stream() {
+        let mut f = StreamFramer::new();
+        let bad = String::from_utf8(message(b""))
+            .unwrap()
+            .replace("CSeq: 1 MESSAGE", "CSeq: 1 INVITE");
+        f.push(bad.as_bytes());
+        f.push(&message(b"ok"));
+        let e = f.next_item().unwrap().unwrap_err();
+        assert_eq!(e.status, 400);
+        assert!(e.headers.is_some());
+        assert_eq!(body(&next_message(&mut f)), b"ok");
+    }
+
+    #[test]
+    fn scanning_is_incremental() {
+        // A head trickling in must not be rescanned from the start on every read.
+        let mut f = StreamFramer::new();
+        f.push(b"INVITE sip:a@b SIP/2.0\r\n");
+        assert!(f.next_item().is_none());
+        assert_eq!(f.scanned, f.buf.len() - 2);
+        f.push(b"\r");
+        assert!(f.next_item().is_none());
+        f.push(b"\n");
+        // Complete head without Content-Length: fatal on a stream.
+        assert_eq!(f.next_item().unwrap().unwrap_err().status, 400);
+    }
+}

@@ -745,7 +745,7 @@ Contact: <sip:user@host198.example.com>
             "INVITE sip:bob@biloxi.example.com HTTP/1.1",
             "INV ITE sip:bob@biloxi.example.com SIP/2.0",
             "INVITE sip:user@2001:db8::10 SIP/2.0",
-            "INVITE sip:user@[2001:db8:::192.0.2.1] SIP/2.0",
+            "INVITE sip:user@[2001:db8:::1] SIP/2.0",
             "INVITE sip:bob@biloxi.example.com:65536 SIP/2.0",
         ] {
             let m = BASIC.replace("INVITE sip:bob@biloxi.example.com SIP/2.0", line);
@@ -1015,7 +1015,7 @@ Content-Length: 0
         refused(
             &crlf(&m.replace(
                 "caller@[::ffff:192.0.2.10]",
-                "caller@[2001:db8:::192.0.2.1]",
+                "caller@[2001:db8:::1]",
             )),
             400,
         );

@@ -18,7 +18,7 @@ impl Host {
     /// Parses `example.org`, `192.0.2.1` or `[2001:db8::1]` (brackets required for IPv6).
     pub fn parse(s: &str) -> Option<Host> {
         if let Some(inner) = s.strip_prefix('[') {
-            return inner.strip_suffix(']')?.parse().ok().map(Host::V6);
+            return parse_ipv6(inner.strip_suffix(']')?).map(Host::V6);
         }
         if let Ok(a) = s.parse::<Ipv4Addr>() {
             return Some(Host::V4(a));
@@ -395,6 +395,20 @@ impl fmt::Display for Uri {
     }
 }
 
+/// An IPv6 address, also in the `2001:db8:::192.0.2.1` form that the RFC 3261 ABNF bug allowed
+/// (`hexpart ":" IPv4address` with `hexpart` ending in `::`): RFC 5118 §4.10 asks parsers to
+/// tolerate it as the same address as the two-colon form. No other triple colon is accepted.
+fn parse_ipv6(s: &str) -> Option<Ipv6Addr> {
+    if let Ok(a) = s.parse() {
+        return Some(a);
+    }
+    let (head, v4) = s.split_once(":::")?;
+    if v4.contains(':') || v4.parse::<Ipv4Addr>().is_err() {
+        return None;
+    }
+    format!("{head}::{v4}").parse().ok()
+}
+
 /// `hostname` of RFC 3261 §25.1, plus `_` inside labels (seen in the wild, harmless). The top
 /// label must start with a letter, which is what tells `10.0.0.256` or `2001` from a name.
 fn is_hostname(s: &str) -> bool {
@@ -449,11 +463,13 @@ mod tests {
             Some(Host::V6("::ffff:192.0.2.1".parse().unwrap()))
         );
         assert_eq!(Host::parse("2001:db8::1"), None, "IPv6 needs brackets");
-        assert_eq!(
-            Host::parse("[2001:db8:::192.0.2.1]"),
-            None,
-            "RFC 5118 §4.10"
-        );
+        // RFC 5118 §4.10: the three-colon form of the RFC 3261 ABNF bug is tolerated.
+        assert_eq!(Host::parse("[2001:db8:::192.0.2.1]"), Host::parse("[2001:db8::192.0.2.1]"));
+        assert_eq!(Host::parse("[:::192.0.2.1]"), Host::parse("[::192.0.2.1]"));
+        assert!(Host::parse("[:::192.0.2.1]").is_some());
+        assert_eq!(Host::parse("[2001:db8:::1]"), None);
+        assert_eq!(Host::parse("[2001:db8:::192.0.2.1:1]"), None);
+        assert_eq!(Host::parse("[2001::db8:::192.0.2.1]"), None);
         assert_eq!(Host::parse("[2001:db8::1"), None);
         assert_eq!(Host::parse("192.0.2.256"), None);
         assert_eq!(Host::parse("2001"), None);
@@ -622,7 +638,7 @@ mod tests {
             "sip:user@example.com:99999",
             "sip:user@2001:db8::10",
             "sip:2001:db8::10",
-            "sip:user@[2001:db8:::192.0.2.1]",
+            "sip:user@[2001:db8:::1]",
             "sip:us er@example.com",
             "sip:user@example.com;",
             "sip:user@example.com;;lr",

@@ -160,8 +160,8 @@ impl Registrar {
             Err(_) => return RegisterOutcome::BadRequest("malformed Contact"),
         };
         if contacts.is_empty() {
-            // A query (§10.3 step 8); dropping what already expired is housekeeping, and changes
-            // nothing a lookup could see.
+            // A query (§10.3 step 8). Dropping what already expired on the way counts as a
+            // change, as it would have when `expire` collected it.
             let purged = self.purge_expired(aor, now);
             return RegisterOutcome::Ok {
                 bindings: self.lookup_owned(aor, now),
