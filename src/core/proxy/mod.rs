@@ -185,7 +185,9 @@ impl Proxy {
     pub fn handle_timeout(&mut self, now: Time) {
         self.txs.on_timeout(now);
         self.fire_timer_c(now);
-        if !self.registrar.expire(now).is_empty() {
+        let generation = self.registrar.generation();
+        self.registrar.expire(now);
+        if self.registrar.generation() != generation {
             self.events.push_back(Event::BindingsChanged);
         }
         self.pump(now);
@@ -568,11 +570,16 @@ impl Proxy {
                 return self.reply(id, req, 403, now, |_| {});
             }
         };
-        match self.registrar.register(&ext.name, req, flow, now) {
+        let generation = self.registrar.generation();
+        let outcome = self.registrar.register(&ext.name, req, flow, now);
+        if self.registrar.generation() != generation {
+            // Refreshes too: a restart must restore the latest expiry, not an older one.
+            self.events.push_back(Event::BindingsChanged);
+        }
+        match outcome {
             RegisterOutcome::Ok { bindings, changed } => {
                 if changed {
-                    info!(aor = %ext.name, bindings = bindings.len(), remote = %flow.remote, "registered");
-                    self.events.push_back(Event::BindingsChanged);
+                    info!(aor = %ext.name, bindings = bindings.len(), remote = %flow.remote, "registration changed");
                 }
                 let contacts: Vec<String> = bindings.iter().map(|b| contact_for_response(b, now)).collect();
                 self.reply(id, req, 200, now, |resp| {
