@@ -548,9 +548,23 @@ impl Proxy {
         });
     }
 
+    /// §8.2.2.3: where we are the UAS (REGISTER, requests for the server itself) a Require we
+    /// do not support gets 420 listing it. A proxy ignores Require (it is the far end's).
+    fn unsupported_requirement(&mut self, id: ServerTxId, req: &Request, now: Time) -> bool {
+        let required: Vec<String> = req.headers.get_all(&HeaderName::Require).map(str::to_owned).collect();
+        if required.is_empty() {
+            return false;
+        }
+        self.reply(id, req, 420, now, |resp| resp.headers.push(HeaderName::Unsupported, required.join(", ")));
+        true
+    }
+
     fn register(&mut self, id: ServerTxId, req: &Request, flow: Flow, ruri: &SipUri, now: Time) {
         if !self.locality.is_local_domain(&ruri.host) {
             self.reply(id, req, Refusal::RelayDenied.status(), now, |_| {});
+            return;
+        }
+        if self.unsupported_requirement(id, req, now) {
             return;
         }
         let user = match self.check_credentials(req, HeaderName::Authorization, now) {
@@ -603,6 +617,9 @@ impl Proxy {
 
     /// A request for the server itself (no user part).
     fn answer_for_server(&mut self, id: ServerTxId, req: &Request, now: Time) -> Result<Route, Refusal> {
+        if self.unsupported_requirement(id, req, now) {
+            return Ok(Route::Answered);
+        }
         match req.method {
             Method::Options => {
                 self.reply(id, req, 200, now, |resp| {
