@@ -464,7 +464,10 @@ mod tests {
         );
         assert_eq!(Host::parse("2001:db8::1"), None, "IPv6 needs brackets");
         // RFC 5118 §4.10: the three-colon form of the RFC 3261 ABNF bug is tolerated.
-        assert_eq!(Host::parse("[2001:db8:::192.0.2.1]"), Host::parse("[2001:db8::192.0.2.1]"));
+        assert_eq!(
+            Host::parse("[2001:db8:::192.0.2.1]"),
+            Host::parse("[2001:db8::192.0.2.1]")
+        );
         assert_eq!(Host::parse("[:::192.0.2.1]"), Host::parse("[::192.0.2.1]"));
         assert!(Host::parse("[:::192.0.2.1]").is_some());
         assert_eq!(Host::parse("[2001:db8:::1]"), None);
