@@ -120,7 +120,9 @@ impl Params {
                 let ok = if v.starts_with('"') {
                     is_quoted_string(v)
                 } else {
-                    !v.is_empty() && v.bytes().all(is_param_char)
+                    // `=` inside a value is outside the grammar, but base64 push tokens
+                    // (`pn-prid=…==`) carry it unescaped; the name ended at the first `=`.
+                    !v.is_empty() && v.bytes().all(|c| is_param_char(c) || c == b'=')
                 };
                 if !ok {
                     return None;
@@ -563,6 +565,7 @@ mod tests {
         assert_eq!(Params::parse(r#";a="x"y"#), None);
         assert_eq!(Params::parse(";a=b c"), None);
         assert_eq!(Params::parse(";a=b,c"), None);
+        assert_eq!(Params::parse(";a=b=").unwrap().value("a"), Some("b="));
     }
 
     #[test]
