@@ -23,6 +23,9 @@ pub struct StreamFramer {
     /// How far the search for the end of the head has got, so that a head arriving in many
     /// small reads is not rescanned from the start each time.
     scanned: usize,
+    /// Length of the message at the front of `buf` once its head has been read, so that a body
+    /// arriving in many small reads does not get its head re-parsed each time.
+    frame_len: Option<usize>,
     /// Set after a framing error: the stream is unusable, everything after is dropped.
     broken: bool,
 }
@@ -43,6 +46,9 @@ impl StreamFramer {
     pub fn next_item(&mut self) -> Option<Result<Framed, ParseError>> {
         if self.broken {
             return None;
+        }
+        if let Some(total) = self.frame_len {
+            return self.take(total);
         }
         // Keep-alives (RFC 5626 §4.4.1) and stray line ends between messages.
         loop {
@@ -87,11 +93,18 @@ impl StreamFramer {
             Some(t) if t <= MAX_MESSAGE_SIZE => t,
             _ => return Some(Err(self.fail(513, "message too large"))),
         };
+        self.frame_len = Some(total);
+        self.take(total)
+    }
+
+    /// The message of `total` bytes at the front of the buffer, once it is all there.
+    fn take(&mut self, total: usize) -> Option<Result<Framed, ParseError>> {
         if self.buf.len() < total {
             return None;
         }
         let message: Vec<u8> = self.buf.drain(..total).collect();
         self.scanned = 0;
+        self.frame_len = None;
         Some(Ok(Framed::Message(message)))
     }
 
@@ -104,6 +117,7 @@ impl StreamFramer {
         self.broken = true;
         self.buf = Vec::new();
         self.scanned = 0;
+        self.frame_len = None;
         ParseError {
             status,
             detail: detail.to_owned(),
@@ -310,5 +324,19 @@ Call-ID: o\nCSeq: 1 OPTIONS\nl : \n 2\n\nokrest";
         f.push(b"\n");
         // Complete head without Content-Length: fatal on a stream.
         assert_eq!(f.next_item().unwrap().unwrap_err().status, 400);
+
+        // Once the head is read, only the body length is awaited.
+        let mut f = StreamFramer::new();
+        let m = message(b"0123456789");
+        f.push(&m[..m.len() - 10]);
+        assert!(f.next_item().is_none());
+        assert_eq!(f.frame_len, Some(m.len()));
+        for b in &m[m.len() - 10..m.len() - 1] {
+            f.push(&[*b]);
+            assert!(f.next_item().is_none());
+        }
+        f.push(&m[m.len() - 1..]);
+        assert_eq!(body(&next_message(&mut f)), b"0123456789");
+        assert_eq!(f.frame_len, None);
     }
 }

@@ -1013,10 +1013,7 @@ Content-Length: 0
             400,
         );
         refused(
-            &crlf(&m.replace(
-                "caller@[::ffff:192.0.2.10]",
-                "caller@[2001:db8:::1]",
-            )),
+            &crlf(&m.replace("caller@[::ffff:192.0.2.10]", "caller@[2001:db8:::1]")),
             400,
         );
         refused(&crlf(&m.replace("[2001:db8::9:1];", "2001:db8::9:1;")), 400);

@@ -120,7 +120,9 @@ impl Params {
                 let ok = if v.starts_with('"') {
                     is_quoted_string(v)
                 } else {
-                    !v.is_empty() && v.bytes().all(is_param_char)
+                    // `=` inside a value is outside the grammar, but base64 push tokens
+                    // (`pn-prid=…==`) carry it unescaped; the name ended at the first `=`.
+                    !v.is_empty() && v.bytes().all(|c| is_param_char(c) || c == b'=')
                 };
                 if !ok {
                     return None;
@@ -464,7 +466,10 @@ mod tests {
         );
         assert_eq!(Host::parse("2001:db8::1"), None, "IPv6 needs brackets");
         // RFC 5118 §4.10: the three-colon form of the RFC 3261 ABNF bug is tolerated.
-        assert_eq!(Host::parse("[2001:db8:::192.0.2.1]"), Host::parse("[2001:db8::192.0.2.1]"));
+        assert_eq!(
+            Host::parse("[2001:db8:::192.0.2.1]"),
+            Host::parse("[2001:db8::192.0.2.1]")
+        );
         assert_eq!(Host::parse("[:::192.0.2.1]"), Host::parse("[::192.0.2.1]"));
         assert!(Host::parse("[:::192.0.2.1]").is_some());
         assert_eq!(Host::parse("[2001:db8:::1]"), None);
@@ -560,6 +565,7 @@ mod tests {
         assert_eq!(Params::parse(r#";a="x"y"#), None);
         assert_eq!(Params::parse(";a=b c"), None);
         assert_eq!(Params::parse(";a=b,c"), None);
+        assert_eq!(Params::parse(";a=b=").unwrap().value("a"), Some("b="));
     }
 
     #[test]
