@@ -42,6 +42,18 @@ impl Locality {
         }
     }
 
+    /// Whether a URI's host (and port) names this server: one of our domains, or one of our
+    /// addresses with our port (or no port, as scanners write it). A phone on the same machine
+    /// shares our IP but not our port, and must not be mistaken for us.
+    pub fn is_local_uri(&self, uri: &SipUri) -> bool {
+        match &uri.host {
+            Host::Name(_) => self.is_local_domain(&uri.host),
+            host => host.ip().is_some_and(|ip| {
+                self.listeners.iter().any(|l| l.addr.ip() == ip && uri.port.is_none_or(|p| p == l.addr.port()))
+            }),
+        }
+    }
+
     fn is_our_ip(&self, ip: IpAddr) -> bool {
         self.listeners.iter().any(|l| l.addr.ip() == ip)
     }

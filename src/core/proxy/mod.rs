@@ -345,7 +345,7 @@ impl Proxy {
         };
 
         // Max-Forwards 0 may still reach us (OPTIONS to the server, §11.1) but goes nowhere.
-        let for_us = self.locality.is_us(&sip_uri) || sip_uri.user.is_none() && self.locality.is_local_domain(&sip_uri.host);
+        let for_us = self.locality.is_us(&sip_uri) || sip_uri.user.is_none() && self.locality.is_local_uri(&sip_uri);
         if max_forwards == Some(0) && !(for_us && req.method == Method::Options) {
             return Err(Refusal::TooManyHops);
         }
@@ -365,16 +365,21 @@ impl Proxy {
             return Ok(Route::Answered);
         }
 
-        if self.locality.is_local_domain(&sip_uri.host) || for_us {
+        // A request addressed to a registered phone's own contact (in-dialog requests of a
+        // dialog whose route set is empty, or a GRUU-like URI): through its flow.
+        if let Some(flow) = self.binding_flow_for_contact(&sip_uri, now) {
+            if !to_tag && !self.authenticate_caller(id, req, now)? {
+                return Ok(Route::Answered);
+            }
+            return Ok(Route::Forward(vec![(req.uri.clone(), flow)]));
+        }
+
+        if self.locality.is_local_uri(&sip_uri) || for_us {
             let Some(user) = sip_uri.user_unescaped().filter(|u| !u.is_empty()) else {
                 return self.answer_for_server(id, req, now);
             };
             if !to_tag && !self.authenticate_caller(id, req, now)? {
                 return Ok(Route::Answered);
-            }
-            if let Some(flow) = self.binding_flow_for_contact(&sip_uri, now) {
-                // A request addressed to a phone's own contact (in-dialog, or a GRUU-like URI).
-                return Ok(Route::Forward(vec![(req.uri.clone(), flow)]));
             }
             let ext = self.locality.extension(&user).ok_or(Refusal::NotFound)?.clone();
             let targets: Vec<(Uri, Flow)> = self
@@ -389,10 +394,6 @@ impl Proxy {
             return Ok(Route::Forward(targets));
         }
 
-        // A foreign host. Phones' own contacts (in-dialog requests without Route) go to the flow.
-        if let Some(flow) = self.binding_flow_for_contact(&sip_uri, now) {
-            return Ok(Route::Forward(vec![(req.uri.clone(), flow)]));
-        }
         if !to_tag {
             // Only our own, authenticated phones may send requests elsewhere: no open relay.
             if !self.is_local_caller(req)? {
@@ -560,7 +561,7 @@ impl Proxy {
     }
 
     fn register(&mut self, id: ServerTxId, req: &Request, flow: Flow, ruri: &SipUri, now: Time) {
-        if !self.locality.is_local_domain(&ruri.host) {
+        if !self.locality.is_local_uri(ruri) {
             self.reply(id, req, Refusal::RelayDenied.status(), now, |_| {});
             return;
         }
