@@ -99,9 +99,14 @@ pub fn open(cfg: &SecretsConfig, paths: &Paths) -> Result<Box<dyn SecretStore>, 
             Ok(k) => Ok(Box::new(k)),
             Err(e) => {
                 let file = FileStore::new(paths.secrets_file());
+                let reason = match &e {
+                    SecretError::KeyringUnavailable(reason) => reason.clone(),
+                    other => other.to_string(),
+                };
                 tracing::warn!(
-                    "no Secret Service is running ({e}): passwords are kept in the 0600 file {} instead of \
-                     the desktop keyring; set [secrets] store = \"file\" to silence this, or start a keyring",
+                    "no Secret Service is running ({reason}): passwords are kept in the 0600 file {} \
+                     instead of the desktop keyring. Start a keyring, or set [secrets] store = \"file\" \
+                     to silence this warning.",
                     file.path().display()
                 );
                 Ok(Box::new(file))
@@ -163,10 +168,11 @@ pub fn generate_password() -> Result<String, SecretError> {
         getrandom::fill(&mut buf).map_err(|e| SecretError::Random(e.to_string()))?;
         for &b in &buf {
             let b = usize::from(b);
-            if b < limit && out.len() < PASSWORD_LEN {
-                if let Some(&c) = PASSWORD_ALPHABET.get(b % n) {
-                    out.push(char::from(c));
-                }
+            if b < limit
+                && out.len() < PASSWORD_LEN
+                && let Some(&c) = PASSWORD_ALPHABET.get(b % n)
+            {
+                out.push(char::from(c));
             }
         }
     }
