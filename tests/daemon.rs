@@ -225,7 +225,7 @@ fn local_caller_must_authenticate_with_407() {
     let inv2 = inv
         .replace("CSeq: 1 INVITE", "CSeq: 2 INVITE")
         .replace("branch=z9hG4bK-c407", "branch=z9hG4bK-c407b")
-        .replace("Content-Type:", &format!("Proxy-Authorization: {auth}\r\nContent-Type:"));
+        .replace("Content-Type:", &format!("Proxy-Authorization: {auth}\nContent-Type:"));
     alice.send(d.udp, &inv2);
     // dialled by number: bob's phone rings, and our credentials were not passed on
     let at_bob = next_request(&bob);
@@ -234,7 +234,7 @@ fn local_caller_must_authenticate_with_407() {
 }
 
 fn ack_for(invite: &str, resp: &Response) -> Vec<u8> {
-    let req = match sipwitch::core::msg::parse_message(invite.replace('\n', "\r\n").replace("\r\r", "\r").as_bytes()).unwrap() {
+    let req = match sipwitch::core::msg::parse_message(invite.replace('\n', "\r\n").as_bytes()).unwrap() {
         Message::Request(r) => r,
         Message::Response(_) => unreachable!(),
     };

@@ -1,14 +1,12 @@
 //! The desktop keyring through the freedesktop Secret Service (gnome-keyring, KWallet,
-//! KeePassXC), via keyring-core and its zbus store.
+//! KeePassXC), via the `keyring` crate (4.x: keyring-core with the zbus Secret Service store,
+//! so the binary keeps one D-Bus stack, zbus 5).
 //!
 //! Items live in the default (login) collection with the attributes `service = "sipwitch"`
 //! and `username = <extension name>`, so `secret-tool lookup service sipwitch username alice`
 //! finds them. BLOCKING, and panics on a tokio worker: see the parent module.
 
-use std::sync::Arc;
-
-use keyring_core::api::CredentialStoreApi;
-use keyring_core::{Entry, Error};
+use keyring::{Entry, Error};
 
 use super::{SecretError, SecretStore, StoreKind};
 
@@ -16,7 +14,8 @@ use super::{SecretError, SecretStore, StoreKind};
 pub const SERVICE: &str = "sipwitch";
 
 pub struct KeyringStore {
-    store: Arc<zbus_secret_service_keyring_store::Store>,
+    /// Entries are built on the store `keyring` installs as the default at first use.
+    _connected: (),
 }
 
 impl std::fmt::Debug for KeyringStore {
@@ -29,13 +28,14 @@ impl KeyringStore {
     /// Connects to the session bus's Secret Service. Fails when there is no session bus or no
     /// provider; succeeds even when the keyring is locked (that shows at the first write).
     pub fn connect() -> Result<KeyringStore, SecretError> {
-        let store = zbus_secret_service_keyring_store::Store::new()
-            .map_err(|e| SecretError::KeyringUnavailable(describe(&e)))?;
-        Ok(KeyringStore { store })
+        if let Err(e) = Entry::store_status() {
+            return Err(SecretError::KeyringUnavailable(describe(e)));
+        }
+        Ok(KeyringStore { _connected: () })
     }
 
     fn entry(&self, user: &str) -> Result<Entry, SecretError> {
-        self.store.build(SERVICE, user, None).map_err(map_err)
+        Entry::new(SERVICE, user).map_err(map_err)
     }
 }
 
