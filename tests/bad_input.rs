@@ -35,7 +35,8 @@ fn corpus(via: &str) -> Vec<(&'static str, Vec<u8>, Option<u16>)> {
         ("content-length overflow", format!("{}Content-Length: 99999999999999999999\r\n\r\n", head(via, "")).into_bytes(), Some(400)),
         ("NUL in a header", format!("{}Subject: a\0b\r\nContent-Length: 0\r\n\r\n", head(via, "")).into_bytes(), Some(400)),
         ("CSeq method mismatch", head(via, "Content-Length: 0\r\n\r\n").replace("CSeq: 1 OPTIONS", "CSeq: 1 INVITE").into_bytes(), Some(400)),
-        ("missing Call-ID", head(via, "Content-Length: 0\r\n\r\n").replace("Call-ID: bad1\r\n", "").into_bytes(), Some(400)),
+        // without a Call-ID no answer could be matched by the sender: dropped and logged
+        ("missing Call-ID", head(via, "Content-Length: 0\r\n\r\n").replace("Call-ID: bad1\r\n", "").into_bytes(), None),
         ("bad Max-Forwards", head(via, "Content-Length: 0\r\n\r\n").replace("Max-Forwards: 70", "Max-Forwards: -1").into_bytes(), Some(400)),
         ("unsupported version", head(via, "Content-Length: 0\r\n\r\n").replace("SIP/2.0\r\nVia", "SIP/7.0\r\nVia").into_bytes(), Some(505)),
         ("unterminated quote", head(via, "Content-Length: 0\r\n\r\n").replace("From: <sip:x@example.net>", "From: \"Mallory <sip:x@example.net>").into_bytes(), Some(400)),
@@ -71,16 +72,11 @@ fn malformed_messages_get_the_right_answer_and_nothing_breaks() {
     let via = attacker.addr.to_string();
     for (name, bytes, expected) in corpus(&via) {
         attacker.send_raw(d.udp, &bytes);
-        let got = attacker.recv_within(match expected {
+        let got = attacker.recv_status_within(match expected {
             Some(_) => common::WAIT,
             None => Duration::from_millis(300),
         });
-        match (expected, got) {
-            (Some(status), Some((Message::Response(r), _))) => assert_eq!(r.status, status, "{name}"),
-            (Some(status), other) => panic!("{name}: expected {status}, got {other:?}"),
-            (None, None) => {}
-            (None, Some((m, _))) => panic!("{name}: expected no answer, got {m:?}"),
-        }
+        assert_eq!(got, expected, "{name}");
     }
 
     // Over TCP: a message bigger than any we accept closes the connection, nothing else.

@@ -274,6 +274,22 @@ impl SipClient {
         None
     }
 
+    /// The status code of the next datagram that starts with a SIP status line, read from the
+    /// raw bytes (an answer to a malformed request may copy malformed headers back).
+    pub fn recv_status_within(&self, within: Duration) -> Option<u16> {
+        let deadline = Instant::now() + within;
+        let mut buf = vec![0u8; 65536];
+        while Instant::now() < deadline {
+            if let Ok((n, _)) = self.sock.recv_from(&mut buf) {
+                let text = String::from_utf8_lossy(&buf[..n]);
+                if let Some(rest) = text.strip_prefix("SIP/2.0 ") {
+                    return rest.get(..3).and_then(|c| c.parse().ok());
+                }
+            }
+        }
+        None
+    }
+
     pub fn recv(&self) -> (Message, SocketAddr) {
         self.recv_within(WAIT).expect("no SIP message arrived")
     }

@@ -257,8 +257,15 @@ impl Proxy {
     // --- requests ------------------------------------------------------------------------------
 
     fn reject_unparsable(&mut self, flow: Flow, e: ParseError) {
-        let Some(headers) = &e.headers else {
-            warn!(remote = %flow.remote, error = %e, "dropped unparsable message");
+        // An answer needs Via, From, To, Call-ID and CSeq to copy (§8.2.6.2); without them the
+        // sender could not match it anyway, so such a message is only dropped and logged.
+        let answerable = e.headers.as_ref().is_some_and(|h| {
+            [HeaderName::Via, HeaderName::From, HeaderName::To, HeaderName::CallId, HeaderName::CSeq]
+                .iter()
+                .all(|n| h.contains(n))
+        });
+        let Some(headers) = e.headers.as_ref().filter(|_| answerable) else {
+            warn!(remote = %flow.remote, status = e.status, detail = %e.detail, "dropped unparsable message");
             return;
         };
         // A stateless answer: without a parsable Via there is no transaction to match.
