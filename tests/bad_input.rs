@@ -35,8 +35,9 @@ fn corpus(via: &str) -> Vec<(&'static str, Vec<u8>, Option<u16>)> {
         ("content-length overflow", format!("{}Content-Length: 99999999999999999999\r\n\r\n", head(via, "")).into_bytes(), Some(400)),
         ("NUL in a header", format!("{}Subject: a\0b\r\nContent-Length: 0\r\n\r\n", head(via, "")).into_bytes(), Some(400)),
         ("CSeq method mismatch", head(via, "Content-Length: 0\r\n\r\n").replace("CSeq: 1 OPTIONS", "CSeq: 1 INVITE").into_bytes(), Some(400)),
-        // without a Call-ID no answer could be matched by the sender: dropped and logged
-        ("missing Call-ID", head(via, "Content-Length: 0\r\n\r\n").replace("Call-ID: bad1\r\n", "").into_bytes(), None),
+        ("missing Call-ID", head(via, "Content-Length: 0\r\n\r\n").replace("Call-ID: bad1\r\n", "").into_bytes(), Some(400)),
+        // without a CSeq no answer could be matched by the sender: dropped and logged
+        ("missing CSeq", head(via, "Content-Length: 0\r\n\r\n").replace("CSeq: 1 OPTIONS\r\n", "").into_bytes(), None),
         ("bad Max-Forwards", head(via, "Content-Length: 0\r\n\r\n").replace("Max-Forwards: 70", "Max-Forwards: -1").into_bytes(), Some(400)),
         ("unsupported version", head(via, "Content-Length: 0\r\n\r\n").replace("SIP/2.0\r\nVia", "SIP/7.0\r\nVia").into_bytes(), Some(505)),
         ("unterminated quote", head(via, "Content-Length: 0\r\n\r\n").replace("From: <sip:x@example.net>", "From: \"Mallory <sip:x@example.net>").into_bytes(), Some(400)),
@@ -53,10 +54,19 @@ fn corpus(via: &str) -> Vec<(&'static str, Vec<u8>, Option<u16>)> {
         ("invalid UTF-8 in a header", [head(via, "Subject: ").as_bytes(), b"\xff\xfe\r\nContent-Length: 0\r\n\r\n"].concat(), Some(400)),
     ];
     // A request with many Vias and a long header is still fine (not a crash, not a 400).
-    let many_vias: String = (0..200).map(|i| format!("Via: SIP/2.0/UDP 192.0.2.{}:5060;branch=z9hG4bK{i}\r\n", i % 250)).collect();
+    let many_vias: String = (0..200)
+        .map(|i| {
+            format!(
+                "Via: SIP/2.0/UDP 192.0.2.{}:5060;branch=z9hG4bK{i}\r\n",
+                i % 250
+            )
+        })
+        .collect();
     v.push((
         "200 Vias",
-        head(via, &format!("{many_vias}Content-Length: 0\r\n\r\n")).replace("OPTIONS sip:alice@alice.test", "OPTIONS sip:alice.test").into_bytes(),
+        head(via, &format!("{many_vias}Content-Length: 0\r\n\r\n"))
+            .replace("OPTIONS sip:alice@alice.test", "OPTIONS sip:alice.test")
+            .into_bytes(),
         Some(200),
     ));
     v
@@ -82,12 +92,19 @@ fn malformed_messages_get_the_right_answer_and_nothing_breaks() {
     // Over TCP: a message bigger than any we accept closes the connection, nothing else.
     let mut tcp = TcpStream::connect(d.tcp).unwrap();
     tcp.set_read_timeout(Some(common::WAIT)).unwrap();
-    let huge = format!("{}X-Pad: {}\r\nContent-Length: 0\r\n\r\n", head(&via, ""), "a".repeat(100_000));
+    let huge = format!(
+        "{}X-Pad: {}\r\nContent-Length: 0\r\n\r\n",
+        head(&via, ""),
+        "a".repeat(100_000)
+    );
     let _ = tcp.write_all(huge.as_bytes());
     let mut buf = [0u8; 1024];
     let n = tcp.read(&mut buf).unwrap_or(0);
     let answer = String::from_utf8_lossy(&buf[..n]);
-    assert!(n == 0 || answer.starts_with("SIP/2.0 513"), "oversized stream message: {answer}");
+    assert!(
+        n == 0 || answer.starts_with("SIP/2.0 513"),
+        "oversized stream message: {answer}"
+    );
 
     // The daemon is alive and the registered phone still gets its calls.
     let caller = SipClient::bind("127.0.0.1");
@@ -105,6 +122,12 @@ fn malformed_messages_get_the_right_answer_and_nothing_breaks() {
     };
     assert_eq!(got.method, Method::Invite);
     let log = d.log();
-    assert!(log.contains("dropped unparsable message"), "drops are logged");
-    assert!(log.contains("rejected malformed request"), "rejections are logged");
+    assert!(
+        log.contains("dropped unparsable message"),
+        "drops are logged"
+    );
+    assert!(
+        log.contains("rejected malformed request"),
+        "rejections are logged"
+    );
 }

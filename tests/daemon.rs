@@ -24,21 +24,39 @@ fn answers_options_for_itself() {
     );
     let r = c.final_response();
     assert_eq!(r.status, 200);
-    assert!(r.headers.get(&HeaderName::Allow).unwrap().contains("INVITE"));
-    assert!(r.headers.to().unwrap().tag().is_some(), "a final response needs a To tag");
+    assert!(
+        r.headers
+            .get(&HeaderName::Allow)
+            .unwrap()
+            .contains("INVITE")
+    );
+    assert!(
+        r.headers.to().unwrap().tag().is_some(),
+        "a final response needs a To tag"
+    );
     // RFC 3581: received/rport filled in on the Via we get back
     let via = r.headers.top_via().unwrap();
-    assert_eq!(via.received(), None, "sent-by matched the source, no received needed without rport");
+    assert_eq!(
+        via.received(),
+        None,
+        "sent-by matched the source, no received needed without rport"
+    );
 }
 
 #[test]
 fn register_is_challenged_sha256_first_then_accepted() {
     let d = Daemon::start("register", "127.0.0.1", "alice.test", &[ALICE], &[]);
     let c = SipClient::bind("127.0.0.1");
-    c.send(d.udp, &register_text(&c, "alice", "alice.test", "r1", 1, 300, None));
+    c.send(
+        d.udp,
+        &register_text(&c, "alice", "alice.test", "r1", 1, 300, None),
+    );
     let challenge = c.final_response();
     assert_eq!(challenge.status, 401);
-    let www: Vec<&str> = challenge.headers.get_all(&HeaderName::WwwAuthenticate).collect();
+    let www: Vec<&str> = challenge
+        .headers
+        .get_all(&HeaderName::WwwAuthenticate)
+        .collect();
     assert_eq!(www.len(), 2, "one challenge per algorithm: {www:?}");
     assert!(www[0].contains("algorithm=SHA-256"), "{}", www[0]);
     assert!(www[1].contains("algorithm=MD5"), "{}", www[1]);
@@ -46,7 +64,10 @@ fn register_is_challenged_sha256_first_then_accepted() {
 
     // Answer the MD5 challenge this time: old phones must work too.
     let auth = digest_answer(www[1], "alice", ALICE.2, "REGISTER", "sip:alice.test", 1);
-    c.send(d.udp, &register_text(&c, "alice", "alice.test", "r1", 2, 300, Some(&auth)));
+    c.send(
+        d.udp,
+        &register_text(&c, "alice", "alice.test", "r1", 2, 300, Some(&auth)),
+    );
     let ok = c.final_response();
     assert_eq!(ok.status, 200, "{ok:?}");
     let contacts: Vec<&str> = ok.headers.get_all(&HeaderName::Contact).collect();
@@ -60,21 +81,37 @@ fn wrong_password_and_unknown_user_look_the_same() {
     let d = Daemon::start("badauth", "127.0.0.1", "alice.test", &[ALICE], &[]);
     let c = SipClient::bind("127.0.0.1");
     let mut answers = Vec::new();
-    for (i, (user, pw)) in [("alice", "wrong"), ("mallory", "whatever")].iter().enumerate() {
+    for (i, (user, pw)) in [("alice", "wrong"), ("mallory", "whatever")]
+        .iter()
+        .enumerate()
+    {
         let call = format!("bad{i}");
-        c.send(d.udp, &register_text(&c, user, "alice.test", &call, 1, 300, None));
+        c.send(
+            d.udp,
+            &register_text(&c, user, "alice.test", &call, 1, 300, None),
+        );
         let ch = c.final_response();
         assert_eq!(ch.status, 401, "{user} must get the same challenge");
-        let www = ch.headers.get(&HeaderName::WwwAuthenticate).unwrap().to_owned();
+        let www = ch
+            .headers
+            .get(&HeaderName::WwwAuthenticate)
+            .unwrap()
+            .to_owned();
         let shape: Vec<String> = www
             .split(',')
             .map(|p| p.split('=').next().unwrap().trim().to_owned())
             .collect();
         let auth = digest_answer(&www, user, pw, "REGISTER", "sip:alice.test", 1);
-        c.send(d.udp, &register_text(&c, user, "alice.test", &call, 2, 300, Some(&auth)));
+        c.send(
+            d.udp,
+            &register_text(&c, user, "alice.test", &call, 2, 300, Some(&auth)),
+        );
         answers.push((shape, c.final_response().status));
     }
-    assert_eq!(answers[0], answers[1], "known and unknown users must be indistinguishable");
+    assert_eq!(
+        answers[0], answers[1],
+        "known and unknown users must be indistinguishable"
+    );
     assert_eq!(answers[0].1, 403);
 }
 
@@ -82,24 +119,51 @@ fn wrong_password_and_unknown_user_look_the_same() {
 fn nonce_count_replay_is_rejected() {
     let d = Daemon::start("replay", "127.0.0.1", "alice.test", &[ALICE], &[]);
     let c = SipClient::bind("127.0.0.1");
-    c.send(d.udp, &register_text(&c, "alice", "alice.test", "rp", 1, 300, None));
+    c.send(
+        d.udp,
+        &register_text(&c, "alice", "alice.test", "rp", 1, 300, None),
+    );
     let ch = c.final_response();
-    let www = ch.headers.get(&HeaderName::WwwAuthenticate).unwrap().to_owned();
+    let www = ch
+        .headers
+        .get(&HeaderName::WwwAuthenticate)
+        .unwrap()
+        .to_owned();
     let auth = digest_answer(&www, "alice", ALICE.2, "REGISTER", "sip:alice.test", 1);
-    c.send(d.udp, &register_text(&c, "alice", "alice.test", "rp", 2, 300, Some(&auth)));
+    c.send(
+        d.udp,
+        &register_text(&c, "alice", "alice.test", "rp", 2, 300, Some(&auth)),
+    );
     assert_eq!(c.final_response().status, 200);
     // The very same credentials again (a captured request replayed with a new CSeq).
-    c.send(d.udp, &register_text(&c, "alice", "alice.test", "rp", 3, 300, Some(&auth)));
-    assert_ne!(c.final_response().status, 200, "a replayed nonce count must not be accepted");
+    c.send(
+        d.udp,
+        &register_text(&c, "alice", "alice.test", "rp", 3, 300, Some(&auth)),
+    );
+    assert_ne!(
+        c.final_response().status,
+        200,
+        "a replayed nonce count must not be accepted"
+    );
     // The next nonce count works.
     let auth2 = digest_answer(&www, "alice", ALICE.2, "REGISTER", "sip:alice.test", 2);
-    c.send(d.udp, &register_text(&c, "alice", "alice.test", "rp", 4, 300, Some(&auth2)));
+    c.send(
+        d.udp,
+        &register_text(&c, "alice", "alice.test", "rp", 4, 300, Some(&auth2)),
+    );
     assert_eq!(c.final_response().status, 200);
 }
 
-fn invite_text(from_client: &SipClient, from: &str, to_uri: &str, call_id: &str, extra: &str) -> String {
+fn invite_text(
+    from_client: &SipClient,
+    from: &str,
+    to_uri: &str,
+    call_id: &str,
+    extra: &str,
+) -> String {
     let a = from_client.addr;
-    let sdp = "v=0\no=- 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio 40000 RTP/AVP 0\n";
+    let sdp =
+        "v=0\no=- 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio 40000 RTP/AVP 0\n";
     format!(
         "INVITE {to_uri} SIP/2.0\nVia: SIP/2.0/UDP {a};branch=z9hG4bK-{call_id};rport\nMax-Forwards: 70\nFrom: <{from}>;tag=caller1\nTo: <{to_uri}>\nCall-ID: {call_id}\nCSeq: 1 INVITE\nContact: <sip:caller@{a}>\n{extra}Content-Type: application/sdp\nContent-Length: {}\n\n{sdp}",
         sdp.replace('\n', "\r\n").len()
@@ -107,7 +171,13 @@ fn invite_text(from_client: &SipClient, from: &str, to_uri: &str, call_id: &str,
 }
 
 /// Answers `req` from a phone: copies Via/From/To/Call-ID/CSeq, adds a To tag and Contact.
-fn answer(phone: &SipClient, to: std::net::SocketAddr, req: &sipwitch::core::msg::Request, status: u16, tag: &str) {
+fn answer(
+    phone: &SipClient,
+    to: std::net::SocketAddr,
+    req: &sipwitch::core::msg::Request,
+    status: u16,
+    tag: &str,
+) {
     let mut r = Response::to_request(req, status);
     if status > 100 {
         let mut t = r.headers.to().unwrap();
@@ -117,7 +187,8 @@ fn answer(phone: &SipClient, to: std::net::SocketAddr, req: &sipwitch::core::msg
     for rr in req.headers.get_all(&HeaderName::RecordRoute) {
         r.headers.push(HeaderName::RecordRoute, rr.to_owned());
     }
-    r.headers.push(HeaderName::Contact, format!("<sip:{}>", phone.addr));
+    r.headers
+        .push(HeaderName::Contact, format!("<sip:{}>", phone.addr));
     phone.send_raw(to, &r.to_bytes());
 }
 
@@ -139,14 +210,32 @@ fn two_phones_of_one_extension_ring_and_the_loser_is_cancelled() {
 
     // A caller from elsewhere: no credentials needed to reach a local extension.
     let caller = SipClient::bind("127.0.0.1");
-    caller.send(d.udp, &invite_text(&caller, "sip:carol@example.net", "sip:alice@alice.test", "fork1", ""));
+    caller.send(
+        d.udp,
+        &invite_text(
+            &caller,
+            "sip:carol@example.net",
+            "sip:alice@alice.test",
+            "fork1",
+            "",
+        ),
+    );
     let at_desk = next_request(&desk);
     let at_laptop = next_request(&laptop);
     assert_eq!(at_desk.method, Method::Invite);
     assert_eq!(at_laptop.method, Method::Invite);
     for inv in [&at_desk, &at_laptop] {
-        assert_eq!(inv.headers.vias().unwrap().len(), 2, "our Via on top of the caller's");
-        assert!(inv.headers.get(&HeaderName::RecordRoute).unwrap().contains(";lr"));
+        assert_eq!(
+            inv.headers.vias().unwrap().len(),
+            2,
+            "our Via on top of the caller's"
+        );
+        assert!(
+            inv.headers
+                .get(&HeaderName::RecordRoute)
+                .unwrap()
+                .contains(";lr")
+        );
         assert_eq!(inv.headers.max_forwards().unwrap(), Some(69));
     }
     answer(&desk, d.udp, &at_desk, 180, "desk");
@@ -162,7 +251,11 @@ fn two_phones_of_one_extension_ring_and_the_loser_is_cancelled() {
     };
     assert_eq!(ok.status, 200);
     assert_eq!(ok.headers.to().unwrap().tag(), Some("laptop"));
-    assert_eq!(ok.headers.vias().unwrap().len(), 1, "our Via removed on the way back");
+    assert_eq!(
+        ok.headers.vias().unwrap().len(),
+        1,
+        "our Via removed on the way back"
+    );
     let cancel = next_request(&desk);
     assert_eq!(cancel.method, Method::Cancel);
     assert_eq!(
@@ -181,9 +274,27 @@ fn two_phones_of_one_extension_ring_and_the_loser_is_cancelled() {
 fn nobody_registered_gives_480_and_unknown_gives_404() {
     let d = Daemon::start("nobody", "127.0.0.1", "alice.test", &[ALICE], &[]);
     let caller = SipClient::bind("127.0.0.1");
-    caller.send(d.udp, &invite_text(&caller, "sip:carol@example.net", "sip:alice@alice.test", "n1", ""));
+    caller.send(
+        d.udp,
+        &invite_text(
+            &caller,
+            "sip:carol@example.net",
+            "sip:alice@alice.test",
+            "n1",
+            "",
+        ),
+    );
     assert_eq!(caller.final_response().status, 480);
-    caller.send(d.udp, &invite_text(&caller, "sip:carol@example.net", "sip:nobody@alice.test", "n2", ""));
+    caller.send(
+        d.udp,
+        &invite_text(
+            &caller,
+            "sip:carol@example.net",
+            "sip:nobody@alice.test",
+            "n2",
+            "",
+        ),
+    );
     assert_eq!(caller.final_response().status, 404);
 }
 
@@ -196,17 +307,40 @@ fn no_open_relay_for_strangers() {
     // direct, with a Route through us, and with our domain in To but a foreign Request-URI
     let attempts = [
         invite_text(&stranger, "sip:mallory@example.net", &target, "relay1", ""),
-        invite_text(&stranger, "sip:mallory@example.net", &target, "relay2", &format!("Route: <sip:{};lr>\n", d.udp)),
-        invite_text(&stranger, "sip:mallory@example.net", &target, "relay3", "").replace(
-            &format!("To: <{target}>"),
-            "To: <sip:alice@alice.test>",
+        invite_text(
+            &stranger,
+            "sip:mallory@example.net",
+            &target,
+            "relay2",
+            &format!("Route: <sip:{};lr>\n", d.udp),
         ),
+        invite_text(&stranger, "sip:mallory@example.net", &target, "relay3", "")
+            .replace(&format!("To: <{target}>"), "To: <sip:alice@alice.test>"),
+        // a local Request-URI with a pre-loaded Route to the third party
+        invite_text(
+            &stranger,
+            "sip:mallory@example.net",
+            "sip:alice@alice.test",
+            "relay4",
+            &format!("Route: <sip:{};lr>\n", victim.addr),
+        ),
+        // pretending to be inside a dialog (To tag) that never went through us
+        invite_text(&stranger, "sip:mallory@example.net", &target, "relay5", "")
+            .replace("INVITE sip:", "BYE sip:")
+            .replace("CSeq: 1 INVITE", "CSeq: 2 BYE")
+            .replace(
+                &format!("To: <{target}>"),
+                &format!("To: <{target}>;tag=abc"),
+            ),
     ];
     for a in attempts {
         stranger.send(d.udp, &a);
         assert_eq!(stranger.final_response().status, 403);
     }
-    assert!(victim.recv_within(Duration::from_millis(500)).is_none(), "nothing reached the third party");
+    assert!(
+        victim.recv_within(Duration::from_millis(500)).is_none(),
+        "nothing reached the third party"
+    );
 }
 
 #[test]
@@ -215,26 +349,46 @@ fn local_caller_must_authenticate_with_407() {
     let bob = SipClient::bind("127.0.0.1");
     assert_eq!(register(&bob, &d, "bob", BOB.2, 300).status, 200);
     let alice = SipClient::bind("127.0.0.1");
-    let inv = invite_text(&alice, "sip:alice@alice.test", "sip:101@alice.test", "c407", "");
+    let inv = invite_text(
+        &alice,
+        "sip:alice@alice.test",
+        "sip:101@alice.test",
+        "c407",
+        "",
+    );
     alice.send(d.udp, &inv);
     let ch = alice.final_response();
     assert_eq!(ch.status, 407);
     alice.send_raw(d.udp, &ack_for(&inv, &ch));
-    let pa = ch.headers.get(&HeaderName::ProxyAuthenticate).unwrap().to_owned();
+    let pa = ch
+        .headers
+        .get(&HeaderName::ProxyAuthenticate)
+        .unwrap()
+        .to_owned();
     let auth = digest_answer(&pa, "alice", ALICE.2, "INVITE", "sip:101@alice.test", 1);
     let inv2 = inv
         .replace("CSeq: 1 INVITE", "CSeq: 2 INVITE")
         .replace("branch=z9hG4bK-c407", "branch=z9hG4bK-c407b")
-        .replace("Content-Type:", &format!("Proxy-Authorization: {auth}\nContent-Type:"));
+        .replace(
+            "Content-Type:",
+            &format!("Proxy-Authorization: {auth}\nContent-Type:"),
+        );
     alice.send(d.udp, &inv2);
     // dialled by number: bob's phone rings, and our credentials were not passed on
     let at_bob = next_request(&bob);
     assert_eq!(at_bob.method, Method::Invite);
-    assert!(at_bob.headers.get(&HeaderName::ProxyAuthorization).is_none());
+    assert!(
+        at_bob
+            .headers
+            .get(&HeaderName::ProxyAuthorization)
+            .is_none()
+    );
 }
 
 fn ack_for(invite: &str, resp: &Response) -> Vec<u8> {
-    let req = match sipwitch::core::msg::parse_message(invite.replace('\n', "\r\n").as_bytes()).unwrap() {
+    let req = match sipwitch::core::msg::parse_message(invite.replace('\n', "\r\n").as_bytes())
+        .unwrap()
+    {
         Message::Request(r) => r,
         Message::Response(_) => unreachable!(),
     };
@@ -251,9 +405,22 @@ fn registrations_survive_kill_9() {
     d.kill9();
     let d = d.spawn();
     let caller = SipClient::bind("127.0.0.1");
-    caller.send(d.udp, &invite_text(&caller, "sip:carol@example.net", "sip:alice@alice.test", "k9", ""));
+    caller.send(
+        d.udp,
+        &invite_text(
+            &caller,
+            "sip:carol@example.net",
+            "sip:alice@alice.test",
+            "k9",
+            "",
+        ),
+    );
     let inv = next_request(&phone);
-    assert_eq!(inv.method, Method::Invite, "the binding came back after kill -9");
+    assert_eq!(
+        inv.method,
+        Method::Invite,
+        "the binding came back after kill -9"
+    );
 }
 
 #[test]
@@ -261,8 +428,22 @@ fn sighup_reload_adds_a_phone_without_losing_registrations() {
     let d = Daemon::start("reload", "127.0.0.1", "alice.test", &[ALICE], &[]);
     let phone = SipClient::bind("127.0.0.1");
     assert_eq!(register(&phone, &d, "alice", ALICE.2, 600).status, 200);
-    let out = d.cli(&["phone", "add", "carol", "--number", "102", "--password-stdin"], Some("carol-pw-3"));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = d.cli(
+        &[
+            "phone",
+            "add",
+            "carol",
+            "--number",
+            "102",
+            "--password-stdin",
+        ],
+        Some("carol-pw-3"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     d.signal("HUP");
     let carol = SipClient::bind("127.0.0.1");
     // the reload is asynchronous: retry registration until the new phone is known
@@ -272,10 +453,27 @@ fn sighup_reload_adds_a_phone_without_losing_registrations() {
         if r.status == 200 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "carol never became registrable: {}", r.status);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "carol never became registrable: {}",
+            r.status
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let caller = SipClient::bind("127.0.0.1");
-    caller.send(d.udp, &invite_text(&caller, "sip:x@example.net", "sip:alice@alice.test", "hup", ""));
-    assert_eq!(next_request(&phone).method, Method::Invite, "alice's binding survived the reload");
+    caller.send(
+        d.udp,
+        &invite_text(
+            &caller,
+            "sip:x@example.net",
+            "sip:alice@alice.test",
+            "hup",
+            "",
+        ),
+    );
+    assert_eq!(
+        next_request(&phone).method,
+        Method::Invite,
+        "alice's binding survived the reload"
+    );
 }

@@ -13,7 +13,11 @@ fn hostport(addr: std::net::SocketAddr) -> String {
 
 #[test]
 fn sipp_register_with_digest_right_and_wrong_passwords() {
-    let phones = [("alice", "100", "alicepw-Long1"), ("bob", "101", "bobpw-Long2"), ("1001", "1001", "pw1001-Long3")];
+    let phones = [
+        ("alice", "100", "alicepw-Long1"),
+        ("bob", "101", "bobpw-Long2"),
+        ("1001", "1001", "pw1001-Long3"),
+    ];
     let d = Daemon::start("i-register", "127.0.0.21", "alice.test", &phones, &[]);
     let work = TempDir::new("i-register-work");
     let users: Vec<String> = phones.iter().map(|(n, _, p)| format!("{n}:{p}")).collect();
@@ -40,8 +44,20 @@ fn sipp_register_with_digest_right_and_wrong_passwords() {
 
 /// Registers a SIPp UAS address as extension `bob`, then runs SIPp calls UAC -> daemon -> UAS.
 fn sipp_calls(tag: &str, ip: &str, uac_args: &str, extra_listen: &[&str]) {
-    let bracket = |ip: &str| if ip.contains(':') { format!("[{ip}]") } else { ip.to_owned() };
-    let d = Daemon::start(tag, ip, "alice.test", &[("bob", "101", "bobpw-Long2")], extra_listen);
+    let bracket = |ip: &str| {
+        if ip.contains(':') {
+            format!("[{ip}]")
+        } else {
+            ip.to_owned()
+        }
+    };
+    let d = Daemon::start(
+        tag,
+        ip,
+        "alice.test",
+        &[("bob", "101", "bobpw-Long2")],
+        extra_listen,
+    );
     let work = TempDir::new(&format!("{tag}-work"));
     let uas = format!("{}:5070", bracket(ip));
     // The registration is made from the UAS's own address, so calls for bob reach it.
@@ -60,7 +76,11 @@ fn sipp_calls(tag: &str, ip: &str, uac_args: &str, extra_listen: &[&str]) {
         work.path(),
     );
     assert!(ok, "registering the UAS failed:\n{out}\n{}", d.log());
-    let proxy = if uac_args.contains("t1") { d.tcp } else { d.udp };
+    let proxy = if uac_args.contains("t1") {
+        d.tcp
+    } else {
+        d.udp
+    };
     let (ok, out) = run_script(
         "sipp-call.sh",
         &[
@@ -99,7 +119,10 @@ fn sipp_calls_over_ipv6() {
 
 #[test]
 fn baresip_phones_register_and_call_with_audio_both_ways() {
-    let phones = [("alice", "100", "alicepw-Long1"), ("bob", "101", "bobpw-Long2")];
+    let phones = [
+        ("alice", "100", "alicepw-Long1"),
+        ("bob", "101", "bobpw-Long2"),
+    ];
     let d = Daemon::start("i-baresip", "127.0.0.25", "alice.test", &phones, &[]);
     let work = TempDir::new("i-baresip-work");
     let (ok, out) = run_script(

@@ -22,7 +22,9 @@ const FORBIDDEN: &[&str] = &[
 ];
 
 fn visit(dir: &Path, hits: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -47,5 +49,9 @@ fn core_is_sans_io() {
     assert!(core.is_dir());
     let mut hits = Vec::new();
     visit(&core, &mut hits);
-    assert!(hits.is_empty(), "src/core must stay sans-IO:\n{}", hits.join("\n"));
+    assert!(
+        hits.is_empty(),
+        "src/core must stay sans-IO:\n{}",
+        hits.join("\n")
+    );
 }

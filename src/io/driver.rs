@@ -31,7 +31,11 @@ pub enum DaemonError {
     #[error("{0}")]
     Config(String),
     #[error("cannot listen on {transport} {addr} (setting server.listen): {source}")]
-    Bind { transport: &'static str, addr: SocketAddr, source: std::io::Error },
+    Bind {
+        transport: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("secret store: {0}")]
     Secrets(String),
     #[error("{0}")]
@@ -49,16 +53,19 @@ pub fn load_config(paths: &Paths) -> Result<Config, DaemonError> {
     let (host, user) = (paths::host_name(), paths::user_name());
     let mut config = match state::read(&paths.config_file)? {
         Some(bytes) => {
-            let text = String::from_utf8(bytes)
-                .map_err(|_| DaemonError::Config(format!("{}: not UTF-8", paths.config_file.display())))?;
+            let text = String::from_utf8(bytes).map_err(|_| {
+                DaemonError::Config(format!("{}: not UTF-8", paths.config_file.display()))
+            })?;
             Config::parse(&text, &host, &user)
                 .map_err(|e| DaemonError::Config(format!("{}: {e}", paths.config_file.display())))?
         }
-        None => Config::defaults(&host, &user).map_err(|e| DaemonError::Config(format!("embedded defaults: {e}")))?,
+        None => Config::defaults(&host, &user)
+            .map_err(|e| DaemonError::Config(format!("embedded defaults: {e}")))?,
     };
     if let Some(bytes) = state::read(&paths.phones_file)? {
-        let text = String::from_utf8(bytes)
-            .map_err(|_| DaemonError::Config(format!("{}: not UTF-8", paths.phones_file.display())))?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            DaemonError::Config(format!("{}: not UTF-8", paths.phones_file.display()))
+        })?;
         config
             .merge_phones(&text)
             .map_err(|e| DaemonError::Config(format!("{}: {e}", paths.phones_file.display())))?;
@@ -78,7 +85,11 @@ fn extensions(config: &Config) -> Vec<Extension> {
     config
         .extensions
         .iter()
-        .map(|e| Extension { number: e.number.clone(), name: e.name.clone(), display_name: e.display_name.clone() })
+        .map(|e| Extension {
+            number: e.number.clone(),
+            name: e.name.clone(),
+            display_name: e.display_name.clone(),
+        })
         .collect()
 }
 
@@ -89,14 +100,30 @@ fn advertised(addr: SocketAddr) -> SocketAddr {
         return addr;
     }
     let (bind, probe): (SocketAddr, SocketAddr) = if addr.is_ipv4() {
-        ((Ipv4Addr::UNSPECIFIED, 0).into(), (Ipv4Addr::new(192, 0, 2, 1), 9).into())
+        (
+            (Ipv4Addr::UNSPECIFIED, 0).into(),
+            (Ipv4Addr::new(192, 0, 2, 1), 9).into(),
+        )
     } else {
-        ((Ipv6Addr::UNSPECIFIED, 0).into(), ("2001:db8::1".parse::<Ipv6Addr>().unwrap_or(Ipv6Addr::LOCALHOST), 9).into())
+        (
+            (Ipv6Addr::UNSPECIFIED, 0).into(),
+            (
+                "2001:db8::1"
+                    .parse::<Ipv6Addr>()
+                    .unwrap_or(Ipv6Addr::LOCALHOST),
+                9,
+            )
+                .into(),
+        )
     };
     let ip = StdUdpSocket::bind(bind)
         .and_then(|s| s.connect(probe).and_then(|_| s.local_addr()))
         .map(|a| a.ip())
-        .unwrap_or(if addr.is_ipv4() { IpAddr::V4(Ipv4Addr::LOCALHOST) } else { IpAddr::V6(Ipv6Addr::LOCALHOST) });
+        .unwrap_or(if addr.is_ipv4() {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else {
+            IpAddr::V6(Ipv6Addr::LOCALHOST)
+        });
     SocketAddr::new(ip, addr.port())
 }
 
@@ -107,7 +134,10 @@ fn random_bytes() -> Result<[u8; 32], DaemonError> {
 }
 
 fn wall_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 struct Daemon {
@@ -145,7 +175,8 @@ impl Daemon {
         let path = self.paths.state_dir.join(BINDINGS_FILE);
         match serde_json::to_vec(&snapshot) {
             Ok(bytes) => {
-                if let Err(e) = tokio::task::block_in_place(|| state::write_private(&path, &bytes)) {
+                if let Err(e) = tokio::task::block_in_place(|| state::write_private(&path, &bytes))
+                {
                     error!(path = %path.display(), error = %e, "could not save registrations");
                 }
             }
@@ -179,21 +210,24 @@ impl Daemon {
 /// Runs the daemon until SIGTERM/SIGINT. Prints one `listening on PROTO ADDR` line per socket
 /// on stdout once every socket is bound (tests and scripts read these).
 pub async fn run(options: Options) -> Result<(), DaemonError> {
-    let paths = Paths::resolve(options.config.clone()).map_err(|e| DaemonError::Config(e.to_string()))?;
+    let paths =
+        Paths::resolve(options.config.clone()).map_err(|e| DaemonError::Config(e.to_string()))?;
     let config = load_config(&paths)?;
     let origin = Instant::now();
 
     // Secrets first: a missing keyring is reported before the sockets say we are ready.
     let store_cfg = config.secrets;
     let store_paths = paths.clone();
-    let store: Arc<dyn SecretStore> = tokio::task::spawn_blocking(move || secrets::open(&store_cfg, &store_paths))
-        .await
-        .map_err(|e| DaemonError::Secrets(e.to_string()))?
-        .map_err(|e| DaemonError::Secrets(e.to_string()))?
-        .into();
+    let store: Arc<dyn SecretStore> =
+        tokio::task::spawn_blocking(move || secrets::open(&store_cfg, &store_paths))
+            .await
+            .map_err(|e| DaemonError::Secrets(e.to_string()))?
+            .map_err(|e| DaemonError::Secrets(e.to_string()))?
+            .into();
     let names: Vec<String> = config.extensions.iter().map(|e| e.name.clone()).collect();
-    let secret_map: HashMap<String, String> =
-        secrets::load_all(store.clone(), names).await.map_err(|e| DaemonError::Secrets(e.to_string()))?;
+    let secret_map: HashMap<String, String> = secrets::load_all(store.clone(), names)
+        .await
+        .map_err(|e| DaemonError::Secrets(e.to_string()))?;
 
     let (inputs_tx, mut inputs_rx) = mpsc::channel::<Input>(8192);
     let mut transports = Transports::new();
@@ -206,17 +240,37 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
         };
         let bound = transport::bind(transport, listen.addr)
             .await
-            .map_err(|source| DaemonError::Bind { transport: name, addr: listen.addr, source })?;
+            .map_err(|source| DaemonError::Bind {
+                transport: name,
+                addr: listen.addr,
+                source,
+            })?;
         let local = bound.local_addr()?;
         let named = advertised(local);
         lines.push(format!("listening on {name} {local}"));
         transports.start(bound, named, inputs_tx.clone());
-        listeners.push(Listener { transport, addr: named });
+        listeners.push(Listener {
+            transport,
+            addr: named,
+        });
     }
 
-    let locality = Locality { domains: config.server.domains.clone(), listeners, extensions: extensions(&config) };
-    let realm = config.server.domains.first().cloned().unwrap_or_else(paths::host_name);
-    let auth = Authenticator::new(realm, NonceKey::new(random_bytes()?), config.auth.nonce_lifetime);
+    let locality = Locality {
+        domains: config.server.domains.clone(),
+        listeners,
+        extensions: extensions(&config),
+    };
+    let realm = config
+        .server
+        .domains
+        .first()
+        .cloned()
+        .unwrap_or_else(paths::host_name);
+    let auth = Authenticator::new(
+        realm,
+        NonceKey::new(random_bytes()?),
+        config.auth.nonce_lifetime,
+    );
     let mut registrar = Registrar::new(policy(&config));
     let bindings_path = paths.state_dir.join(BINDINGS_FILE);
     match state::read(&bindings_path) {
@@ -225,10 +279,14 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
                 let restored = registrar.restore(snap, Time::ZERO, wall_ms());
                 info!(restored, "registrations restored");
             }
-            Err(e) => warn!(path = %bindings_path.display(), error = %e, "ignoring unreadable registrations"),
+            Err(e) => {
+                warn!(path = %bindings_path.display(), error = %e, "ignoring unreadable registrations")
+            }
         },
         Ok(None) => {}
-        Err(e) => warn!(path = %bindings_path.display(), error = %e, "could not read registrations"),
+        Err(e) => {
+            warn!(path = %bindings_path.display(), error = %e, "could not read registrations")
+        }
     }
     let mut proxy = Proxy::new(
         locality,
@@ -241,7 +299,8 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
     proxy.set_secrets(secret_map);
 
     let pid_file = paths.pid_file();
-    if let Err(e) = state::write_private(&pid_file, format!("{}\n", std::process::id()).as_bytes()) {
+    if let Err(e) = state::write_private(&pid_file, format!("{}\n", std::process::id()).as_bytes())
+    {
         warn!(path = %pid_file.display(), error = %e, "could not write pid file");
     }
     {
@@ -254,12 +313,22 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
     }
     info!(domains = ?config.server.domains, extensions = config.extensions.len(), "sipwitchd ready");
 
-    let mut daemon = Daemon { paths, proxy, transports, inputs_tx, origin, store };
+    let mut daemon = Daemon {
+        paths,
+        proxy,
+        transports,
+        inputs_tx,
+        origin,
+        store,
+    };
     let mut hup = signal(SignalKind::hangup())?;
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     loop {
-        let deadline = daemon.proxy.poll_timeout().map(|t| daemon.origin + t.since_origin());
+        let deadline = daemon
+            .proxy
+            .poll_timeout()
+            .map(|t| daemon.origin + t.since_origin());
         let sleep = async {
             match deadline {
                 Some(d) => tokio::time::sleep_until(d.into()).await,

@@ -32,7 +32,10 @@ pub enum Input {
     /// A UDP datagram, or one message framed out of a TCP stream.
     Packet { flow: Flow, bytes: Vec<u8> },
     /// A TCP connection is up (accepted or connected): its writer.
-    Connected { flow: Flow, writer: mpsc::Sender<Vec<u8>> },
+    Connected {
+        flow: Flow,
+        writer: mpsc::Sender<Vec<u8>>,
+    },
     /// A TCP connection closed or could not be opened.
     Closed { flow: Flow },
 }
@@ -150,8 +153,19 @@ async fn udp_reader(socket: Arc<UdpSocket>, local: SocketAddr, inputs: mpsc::Sen
     loop {
         match socket.recv_from(&mut buf).await {
             Ok((n, remote)) => {
-                let flow = Flow { transport: Transport::Udp, local, remote };
-                if inputs.send(Input::Packet { flow, bytes: buf[..n].to_vec() }).await.is_err() {
+                let flow = Flow {
+                    transport: Transport::Udp,
+                    local,
+                    remote,
+                };
+                if inputs
+                    .send(Input::Packet {
+                        flow,
+                        bytes: buf[..n].to_vec(),
+                    })
+                    .await
+                    .is_err()
+                {
                     return; // the driver is gone: shutting down
                 }
             }
@@ -165,7 +179,11 @@ async fn tcp_acceptor(listener: TcpListener, local: SocketAddr, inputs: mpsc::Se
     loop {
         match listener.accept().await {
             Ok((stream, remote)) => {
-                let flow = Flow { transport: Transport::Tcp, local, remote };
+                let flow = Flow {
+                    transport: Transport::Tcp,
+                    local,
+                    remote,
+                };
                 tokio::spawn(tcp_connection(stream, flow, inputs.clone()));
             }
             Err(e) => {
@@ -195,7 +213,14 @@ async fn tcp_connection(stream: TcpStream, flow: Flow, inputs: mpsc::Sender<Inpu
     let _ = stream.set_nodelay(true);
     let (mut reader, mut writer) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(TCP_QUEUE);
-    if inputs.send(Input::Connected { flow, writer: tx.clone() }).await.is_err() {
+    if inputs
+        .send(Input::Connected {
+            flow,
+            writer: tx.clone(),
+        })
+        .await
+        .is_err()
+    {
         return;
     }
     let write_task = tokio::spawn(async move {

@@ -66,9 +66,19 @@ pub fn bin(name: &str) -> PathBuf {
 impl Daemon {
     /// Starts a daemon for `domain` listening on UDP and TCP `ip:0` (and any `extra_listen`
     /// entries such as `"udp:[::1]:0"`), with the given phones and the file secret store.
-    pub fn start(tag: &str, ip: &str, domain: &str, phones: &[Phone], extra_listen: &[&str]) -> Daemon {
+    pub fn start(
+        tag: &str,
+        ip: &str,
+        domain: &str,
+        phones: &[Phone],
+        extra_listen: &[&str],
+    ) -> Daemon {
         let dir = TempDir::new(tag);
-        let host = if ip.contains(':') { format!("[{ip}]") } else { ip.to_owned() };
+        let host = if ip.contains(':') {
+            format!("[{ip}]")
+        } else {
+            ip.to_owned()
+        };
         let mut listen = vec![format!("udp:{host}:0"), format!("tcp:{host}:0")];
         listen.extend(extra_listen.iter().map(|s| s.to_string()));
         let d = Daemon::configure(dir, domain, &listen, phones, "");
@@ -76,14 +86,22 @@ impl Daemon {
     }
 
     /// Writes config.toml and the secrets for `phones` into `dir`.
-    pub fn configure(dir: TempDir, domain: &str, listen: &[String], phones: &[Phone], extra_toml: &str) -> Daemon {
+    pub fn configure(
+        dir: TempDir,
+        domain: &str,
+        listen: &[String],
+        phones: &[Phone],
+        extra_toml: &str,
+    ) -> Daemon {
         let listen_toml: Vec<String> = listen.iter().map(|l| format!("\"{l}\"")).collect();
         let mut config = format!(
             "[server]\ndomains = [\"{domain}\"]\nlisten = [{}]\n\n[secrets]\nstore = \"file\"\n{extra_toml}\n",
             listen_toml.join(", ")
         );
         for (name, number, _) in phones {
-            config.push_str(&format!("\n[[extension]]\nnumber = \"{number}\"\nname = \"{name}\"\n"));
+            config.push_str(&format!(
+                "\n[[extension]]\nnumber = \"{number}\"\nname = \"{name}\"\n"
+            ));
         }
         std::fs::create_dir_all(dir.path().join("config")).unwrap();
         std::fs::write(dir.path().join("config/config.toml"), config).unwrap();
@@ -96,8 +114,15 @@ impl Daemon {
             domain: domain.to_owned(),
         };
         for (name, _, password) in phones {
-            let out = d.cli(&["phone", "passwd", name, "--password-stdin"], Some(password));
-            assert!(out.status.success(), "phone passwd {name}: {}", String::from_utf8_lossy(&out.stderr));
+            let out = d.cli(
+                &["phone", "passwd", name, "--password-stdin"],
+                Some(password),
+            );
+            assert!(
+                out.status.success(),
+                "phone passwd {name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         d
     }
@@ -121,7 +146,9 @@ impl Daemon {
         let mut cmd = Command::new(bin("sipwitch"));
         cmd.arg("--config").arg(self.config_file()).args(args);
         self.env(&mut cmd);
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         {
             let mut input = child.stdin.take().unwrap();
@@ -143,7 +170,9 @@ impl Daemon {
             .append(true)
             .open(self.dir.path().join("sipwitchd.log"))
             .unwrap();
-        cmd.env("SIPWITCH_LOG", "debug").stdout(Stdio::piped()).stderr(log);
+        cmd.env("SIPWITCH_LOG", "debug")
+            .stdout(Stdio::piped())
+            .stderr(log);
         let mut child = cmd.spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
         let expected = std::fs::read_to_string(self.config_file())
@@ -167,15 +196,29 @@ impl Daemon {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = rx.recv_timeout(left).unwrap_or_else(|_| {
                 let _ = child.kill();
-                panic!("sipwitchd did not report its listeners; log:\n{}", self.log())
+                panic!(
+                    "sipwitchd did not report its listeners; log:\n{}",
+                    self.log()
+                )
             });
             if let Some(rest) = line.strip_prefix("listening on ") {
                 let (proto, addr) = rest.split_once(' ').unwrap();
-                self.listeners.push((proto.to_owned(), addr.parse().unwrap()));
+                self.listeners
+                    .push((proto.to_owned(), addr.parse().unwrap()));
             }
         }
-        self.udp = self.listeners.iter().find(|(p, _)| p == "udp").map(|l| l.1).unwrap_or(self.udp);
-        self.tcp = self.listeners.iter().find(|(p, _)| p == "tcp").map(|l| l.1).unwrap_or(self.tcp);
+        self.udp = self
+            .listeners
+            .iter()
+            .find(|(p, _)| p == "udp")
+            .map(|l| l.1)
+            .unwrap_or(self.udp);
+        self.tcp = self
+            .listeners
+            .iter()
+            .find(|(p, _)| p == "tcp")
+            .map(|l| l.1)
+            .unwrap_or(self.tcp);
         self.child = Some(child);
         self
     }
@@ -189,7 +232,9 @@ impl Daemon {
     }
 
     pub fn is_running(&mut self) -> bool {
-        self.child.as_mut().is_some_and(|c| c.try_wait().ok().flatten().is_none())
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
     }
 
     /// `kill -9`: no chance to save anything on the way out.
@@ -201,15 +246,22 @@ impl Daemon {
     }
 
     pub fn signal(&self, sig: &str) {
-        let status = Command::new("kill").arg(format!("-{sig}")).arg(self.pid().to_string()).status().unwrap();
+        let status = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
         assert!(status.success());
     }
 
     /// Rewrites the config so that the next spawn binds the same ports as now.
     pub fn pin_ports(&self) {
         let text = std::fs::read_to_string(self.config_file()).unwrap();
-        let listen: Vec<String> =
-            self.listeners.iter().map(|(p, a)| format!("\"{p}:{a}\"")).collect();
+        let listen: Vec<String> = self
+            .listeners
+            .iter()
+            .map(|(p, a)| format!("\"{p}:{a}\""))
+            .collect();
         let mut out = String::new();
         for line in text.lines() {
             if line.starts_with("listen") {
@@ -244,13 +296,16 @@ pub struct SipClient {
 impl SipClient {
     pub fn bind(ip: &str) -> SipClient {
         let sock = UdpSocket::bind((ip, 0)).unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
         let addr = sock.local_addr().unwrap();
         SipClient { sock, addr }
     }
 
     pub fn send(&self, to: SocketAddr, text: &str) {
-        self.sock.send_to(text.replace('\n', "\r\n").as_bytes(), to).unwrap();
+        self.sock
+            .send_to(text.replace('\n', "\r\n").as_bytes(), to)
+            .unwrap();
     }
 
     pub fn send_raw(&self, to: SocketAddr, bytes: &[u8]) {
@@ -314,18 +369,26 @@ pub fn read_all(mut r: impl Read) -> String {
 
 /// The harness scripts shipped in tests/harness.
 pub fn harness(script: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/harness").join(script)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/harness")
+        .join(script)
 }
 
 /// Runs a harness script with env vars; returns (success, stdout+stderr).
 pub fn run_script(script: &str, env: &[(&str, String)], work: &Path) -> (bool, String) {
     let mut cmd = Command::new("bash");
-    cmd.arg(harness(script)).env("HARNESS_TMP", work).stdin(Stdio::null());
+    cmd.arg(harness(script))
+        .env("HARNESS_TMP", work)
+        .stdin(Stdio::null());
     for (k, v) in env {
         cmd.env(k, v);
     }
     let out = cmd.output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -336,23 +399,39 @@ pub fn result_fields(output: &str, prefix: &str) -> Vec<(String, String)> {
         .find(|l| l.starts_with(prefix))
         .map(|l| {
             l.split_whitespace()
-                .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+                .filter_map(|kv| {
+                    kv.split_once('=')
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                })
                 .collect()
         })
         .unwrap_or_default()
 }
 
 pub fn field(fields: &[(String, String)], key: &str) -> String {
-    fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_default()
+    fields
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
 }
 
 /// An Authorization value answering a `Digest … algorithm=SHA-256|MD5, qop="auth"` challenge,
 /// computed independently of the daemon's code (RFC 7616 §3.4.1).
-pub fn digest_answer(challenge: &str, user: &str, password: &str, method: &str, uri: &str, nc: u32) -> String {
+pub fn digest_answer(
+    challenge: &str,
+    user: &str,
+    password: &str,
+    method: &str,
+    uri: &str,
+    nc: u32,
+) -> String {
     use md5::Md5;
     use sha2::{Digest, Sha256};
     let param = |name: &str| -> String {
-        let i = challenge.find(&format!("{name}=")).unwrap_or_else(|| panic!("no {name} in {challenge}"));
+        let i = challenge
+            .find(&format!("{name}="))
+            .unwrap_or_else(|| panic!("no {name} in {challenge}"));
         let rest = &challenge[i + name.len() + 1..];
         if let Some(q) = rest.strip_prefix('"') {
             q[..q.find('"').unwrap()].to_owned()
@@ -365,9 +444,15 @@ pub fn digest_answer(challenge: &str, user: &str, password: &str, method: &str, 
     let algorithm = param("algorithm");
     let h = |s: String| -> String {
         if algorithm.eq_ignore_ascii_case("SHA-256") {
-            Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+            Sha256::digest(s.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
         } else {
-            Md5::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+            Md5::digest(s.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
         }
     };
     let cnonce = "0a4f113b";
@@ -381,22 +466,66 @@ pub fn digest_answer(challenge: &str, user: &str, password: &str, method: &str, 
 }
 
 /// A REGISTER for `user@domain` from `phone`, optionally with credentials.
-pub fn register_text(phone: &SipClient, user: &str, domain: &str, call_id: &str, cseq: u32, expires: u32, auth: Option<&str>) -> String {
+pub fn register_text(
+    phone: &SipClient,
+    user: &str,
+    domain: &str,
+    call_id: &str,
+    cseq: u32,
+    expires: u32,
+    auth: Option<&str>,
+) -> String {
     let a = phone.addr;
-    let auth = auth.map(|v| format!("Authorization: {v}\n")).unwrap_or_default();
+    let auth = auth
+        .map(|v| format!("Authorization: {v}\n"))
+        .unwrap_or_default();
     format!(
         "REGISTER sip:{domain} SIP/2.0\nVia: SIP/2.0/UDP {a};branch=z9hG4bK-{call_id}-{cseq};rport\nMax-Forwards: 70\nFrom: <sip:{user}@{domain}>;tag=f{cseq}\nTo: <sip:{user}@{domain}>\nCall-ID: {call_id}\nCSeq: {cseq} REGISTER\nContact: <sip:{user}@{a}>\nExpires: {expires}\n{auth}Content-Length: 0\n\n"
     )
 }
 
 /// Registers `user` from `phone` through the challenge; returns the 200 OK.
-pub fn register(phone: &SipClient, daemon: &Daemon, user: &str, password: &str, expires: u32) -> Response {
+pub fn register(
+    phone: &SipClient,
+    daemon: &Daemon,
+    user: &str,
+    password: &str,
+    expires: u32,
+) -> Response {
     let call_id = format!("reg-{user}-{}", phone.addr.port());
-    phone.send(daemon.udp, &register_text(phone, user, &daemon.domain, &call_id, 1, expires, None));
+    phone.send(
+        daemon.udp,
+        &register_text(phone, user, &daemon.domain, &call_id, 1, expires, None),
+    );
     let challenge = phone.final_response();
-    assert_eq!(challenge.status, 401, "REGISTER without credentials must be challenged");
-    let www = challenge.headers.get(&sipwitch::core::msg::HeaderName::WwwAuthenticate).unwrap().to_owned();
-    let auth = digest_answer(&www, user, password, "REGISTER", &format!("sip:{}", daemon.domain), 1);
-    phone.send(daemon.udp, &register_text(phone, user, &daemon.domain, &call_id, 2, expires, Some(&auth)));
+    assert_eq!(
+        challenge.status, 401,
+        "REGISTER without credentials must be challenged"
+    );
+    let www = challenge
+        .headers
+        .get(&sipwitch::core::msg::HeaderName::WwwAuthenticate)
+        .unwrap()
+        .to_owned();
+    let auth = digest_answer(
+        &www,
+        user,
+        password,
+        "REGISTER",
+        &format!("sip:{}", daemon.domain),
+        1,
+    );
+    phone.send(
+        daemon.udp,
+        &register_text(
+            phone,
+            user,
+            &daemon.domain,
+            &call_id,
+            2,
+            expires,
+            Some(&auth),
+        ),
+    );
     phone.final_response()
 }

@@ -305,7 +305,9 @@ Call-ID: o\nCSeq: 1 OPTIONS\nl : \n 2\n\nokrest";
         f.push(bad.as_bytes());
         f.push(&message(b"ok"));
         // Framed whole; the parse error (a 400 the caller sends) is the caller's business.
-        let Some(Ok(Framed::Message(bytes))) = f.next_item() else { panic!("not framed") };
+        let Some(Ok(Framed::Message(bytes))) = f.next_item() else {
+            panic!("not framed")
+        };
         let e = parse_message(&bytes).unwrap_err();
         assert_eq!(e.status, 400);
         assert!(e.headers.is_some());

@@ -50,7 +50,12 @@ impl<B: Copy + PartialEq> Fork<B> {
         Fork {
             branches: branches
                 .into_iter()
-                .map(|id| Branch { id, state: BranchState::Trying, cancel_wanted: false, cancel_sent: false })
+                .map(|id| Branch {
+                    id,
+                    state: BranchState::Trying,
+                    cancel_wanted: false,
+                    cancel_sent: false,
+                })
                 .collect(),
             best: None,
             challenges: Vec::new(),
@@ -79,7 +84,9 @@ impl<B: Copy + PartialEq> Fork<B> {
     /// A response (provisional or final) arrived on branch `id`.
     pub fn on_response(&mut self, id: B, resp: Response) -> Vec<ForkAction<B>> {
         let mut out = Vec::new();
-        let Some(branch) = self.branch_mut(id) else { return out };
+        let Some(branch) = self.branch_mut(id) else {
+            return out;
+        };
         if branch.state == BranchState::Done {
             // A 2xx retransmission after the branch ended is still forwarded.
             if (200..300).contains(&resp.status) {
@@ -114,7 +121,10 @@ impl<B: Copy + PartialEq> Fork<B> {
         }
         if resp.status == 401 || resp.status == 407 {
             for h in resp.headers.iter() {
-                if matches!(h.name, HeaderName::WwwAuthenticate | HeaderName::ProxyAuthenticate) {
+                if matches!(
+                    h.name,
+                    HeaderName::WwwAuthenticate | HeaderName::ProxyAuthenticate
+                ) {
                     self.challenges.push((h.name.clone(), h.value.clone()));
                 }
             }
@@ -307,12 +317,16 @@ mod tests {
     fn challenges_are_aggregated() {
         let mut f = Fork::new([1u8, 2]);
         let mut a = resp(407);
-        a.headers.push(HeaderName::ProxyAuthenticate, "Digest realm=\"a\"");
+        a.headers
+            .push(HeaderName::ProxyAuthenticate, "Digest realm=\"a\"");
         let mut b = resp(401);
-        b.headers.push(HeaderName::WwwAuthenticate, "Digest realm=\"b\"");
+        b.headers
+            .push(HeaderName::WwwAuthenticate, "Digest realm=\"b\"");
         f.on_response(1, a);
         let out = f.on_response(2, b);
-        let ForkAction::Forward(best) = &out[0] else { panic!("no forward") };
+        let ForkAction::Forward(best) = &out[0] else {
+            panic!("no forward")
+        };
         assert_eq!(best.headers.iter().count(), 2);
     }
 

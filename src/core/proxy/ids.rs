@@ -100,7 +100,13 @@ mod tests {
     #[test]
     fn stateless_branch_is_deterministic() {
         let s = [3; 32];
-        assert_eq!(stateless_branch(&s, "z9hG4bKx"), stateless_branch(&s, "z9hG4bKx"));
-        assert_ne!(stateless_branch(&s, "z9hG4bKx"), stateless_branch(&s, "z9hG4bKy"));
+        assert_eq!(
+            stateless_branch(&s, "z9hG4bKx"),
+            stateless_branch(&s, "z9hG4bKx")
+        );
+        assert_ne!(
+            stateless_branch(&s, "z9hG4bKx"),
+            stateless_branch(&s, "z9hG4bKy")
+        );
     }
 }

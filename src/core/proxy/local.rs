@@ -32,7 +32,9 @@ pub struct Locality {
 impl Locality {
     /// An extension by SIP user name (case-insensitive) or by number.
     pub fn extension(&self, user: &str) -> Option<&Extension> {
-        self.extensions.iter().find(|e| e.name.eq_ignore_ascii_case(user) || e.number == user)
+        self.extensions
+            .iter()
+            .find(|e| e.name.eq_ignore_ascii_case(user) || e.number == user)
     }
 
     pub fn is_local_domain(&self, host: &Host) -> bool {
@@ -49,7 +51,9 @@ impl Locality {
         match &uri.host {
             Host::Name(_) => self.is_local_domain(&uri.host),
             host => host.ip().is_some_and(|ip| {
-                self.listeners.iter().any(|l| l.addr.ip() == ip && uri.port.is_none_or(|p| p == l.addr.port()))
+                self.listeners
+                    .iter()
+                    .any(|l| l.addr.ip() == ip && uri.port.is_none_or(|p| p == l.addr.port()))
             }),
         }
     }
@@ -68,7 +72,11 @@ impl Locality {
             Host::Name(_) => self.is_local_domain(&uri.host),
             host => {
                 let port = uri.port.unwrap_or(if uri.secure { 5061 } else { 5060 });
-                host.ip().is_some_and(|ip| self.listeners.iter().any(|l| l.addr.ip() == ip && l.addr.port() == port))
+                host.ip().is_some_and(|ip| {
+                    self.listeners
+                        .iter()
+                        .any(|l| l.addr.ip() == ip && l.addr.port() == port)
+                })
             }
         }
     }
@@ -76,7 +84,12 @@ impl Locality {
     /// The listener to send from / name in Via and Record-Route for `transport` towards `remote`.
     pub fn listener_for(&self, transport: Transport, remote: IpAddr) -> Option<Listener> {
         let family = |l: &&Listener| l.addr.is_ipv4() == remote.is_ipv4();
-        let candidates = || self.listeners.iter().filter(move |l| l.transport == transport).filter(family);
+        let candidates = || {
+            self.listeners
+                .iter()
+                .filter(move |l| l.transport == transport)
+                .filter(family)
+        };
         // Prefer a socket bound to the same kind of address (loopback to loopback).
         candidates()
             .find(|l| l.addr.ip().is_loopback() == remote.is_loopback())

@@ -213,10 +213,14 @@ impl Proxy {
     }
 
     pub fn poll_timeout(&self) -> Option<Time> {
-        [self.txs.poll_timeout(), self.registrar.poll_timeout(), self.timer_c.first().map(|(t, _)| *t)]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.txs.poll_timeout(),
+            self.registrar.poll_timeout(),
+            self.timer_c.first().map(|(t, _)| *t),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn arm_timer_c(&mut self, id: ClientTxId, at: Time, cancelled: bool) {
@@ -240,8 +244,12 @@ impl Proxy {
                 break;
             }
             self.timer_c.remove(&(at, id));
-            let Some(state) = self.timer_c_at.remove(&id) else { continue };
-            let Some(&sid) = self.branch_owner.get(&id) else { continue };
+            let Some(state) = self.timer_c_at.remove(&id) else {
+                continue;
+            };
+            let Some(&sid) = self.branch_owner.get(&id) else {
+                continue;
+            };
             if !state.cancelled {
                 info!(?id, "Timer C: cancelling a branch that rang too long");
                 self.send_cancel(id, now);
@@ -257,13 +265,13 @@ impl Proxy {
     // --- requests ------------------------------------------------------------------------------
 
     fn reject_unparsable(&mut self, flow: Flow, e: ParseError) {
-        // An answer needs Via, From, To, Call-ID and CSeq to copy (§8.2.6.2); without them the
-        // sender could not match it anyway, so such a message is only dropped and logged.
-        let answerable = e.headers.as_ref().is_some_and(|h| {
-            [HeaderName::Via, HeaderName::From, HeaderName::To, HeaderName::CallId, HeaderName::CSeq]
-                .iter()
-                .all(|n| h.contains(n))
-        });
+        // The sender matches an answer by the Via branch and the CSeq method (§17.1.3); without
+        // those it could not use one, so such a message is only dropped and logged. Whatever
+        // else of Via/From/To/Call-ID/CSeq is there is copied back (§8.2.6.2).
+        let answerable = e
+            .headers
+            .as_ref()
+            .is_some_and(|h| h.contains(&HeaderName::Via) && h.contains(&HeaderName::CSeq));
         let Some(headers) = e.headers.as_ref().filter(|_| answerable) else {
             warn!(remote = %flow.remote, status = e.status, detail = %e.detail, "dropped unparsable message");
             return;
@@ -279,18 +287,32 @@ impl Proxy {
         for h in headers.iter() {
             if matches!(
                 h.name,
-                HeaderName::Via | HeaderName::From | HeaderName::To | HeaderName::CallId | HeaderName::CSeq
+                HeaderName::Via
+                    | HeaderName::From
+                    | HeaderName::To
+                    | HeaderName::CallId
+                    | HeaderName::CSeq
             ) {
                 resp.headers.0.push(h.clone());
             }
         }
-        resp.headers.push(HeaderName::Server, self.user_agent.clone());
-        self.out.push_back(Transmit { flow, bytes: resp.to_bytes() });
+        resp.headers
+            .push(HeaderName::Server, self.user_agent.clone());
+        self.out.push_back(Transmit {
+            flow,
+            bytes: resp.to_bytes(),
+        });
     }
 
     fn handle_request(&mut self, flow: Flow, mut req: Request, now: Time) {
         if let Err(e) = mark_received(&mut req, flow.remote) {
-            self.reject_unparsable(flow, ParseError { headers: Some(req.headers), ..e });
+            self.reject_unparsable(
+                flow,
+                ParseError {
+                    headers: Some(req.headers),
+                    ..e
+                },
+            );
             return;
         }
         match self.txs.on_request(&req, flow, now) {
@@ -324,7 +346,7 @@ impl Proxy {
         if let Some(required) = req.headers.get(&HeaderName::ProxyRequire) {
             return Err(Refusal::BadExtension(required.to_owned()));
         }
-        self.preprocess_routes(req)?;
+        let routed_through_us = self.preprocess_routes(req)?;
         if let Some(hash) = self.loop_hash_if_looped(req)? {
             debug!(hash, "loop");
             return Err(Refusal::Loop);
@@ -352,14 +374,16 @@ impl Proxy {
         };
 
         // Max-Forwards 0 may still reach us (OPTIONS to the server, §11.1) but goes nowhere.
-        let for_us = self.locality.is_us(&sip_uri) || sip_uri.user.is_none() && self.locality.is_local_uri(&sip_uri);
+        let for_us = self.locality.is_us(&sip_uri)
+            || sip_uri.user.is_none() && self.locality.is_local_uri(&sip_uri);
         if max_forwards == Some(0) && !(for_us && req.method == Method::Options) {
             return Err(Refusal::TooManyHops);
         }
 
-        // Loose routing: a Route set remains after removing ours.
+        // Loose routing: a Route set remains after removing ours. Only dialogs we are in, and
+        // our own authenticated phones, may send us requests for elsewhere: no open relay.
         if let Some(next) = req.headers.routes(&HeaderName::Route)?.into_iter().next() {
-            if !to_tag && !self.authenticate_caller(id, req, now)? {
+            if !self.may_relay(id, req, to_tag, routed_through_us, now)? {
                 return Ok(Route::Answered);
             }
             let target_uri = next.uri.as_sip().ok_or(Refusal::UnsupportedScheme)?;
@@ -388,7 +412,11 @@ impl Proxy {
             if !to_tag && !self.authenticate_caller(id, req, now)? {
                 return Ok(Route::Answered);
             }
-            let ext = self.locality.extension(&user).ok_or(Refusal::NotFound)?.clone();
+            let ext = self
+                .locality
+                .extension(&user)
+                .ok_or(Refusal::NotFound)?
+                .clone();
             let targets: Vec<(Uri, Flow)> = self
                 .registrar
                 .lookup(&ext.name, now)
@@ -401,21 +429,18 @@ impl Proxy {
             return Ok(Route::Forward(targets));
         }
 
-        if !to_tag {
-            // Only our own, authenticated phones may send requests elsewhere: no open relay.
-            if !self.is_local_caller(req)? {
-                return Err(Refusal::RelayDenied);
-            }
-            if !self.authenticate_caller(id, req, now)? {
-                return Ok(Route::Answered);
-            }
+        if !self.may_relay(id, req, to_tag, routed_through_us, now)? {
+            return Ok(Route::Answered);
         }
         let flow = self.flow_for(&sip_uri, now).ok_or(Refusal::NoRoute)?;
         Ok(Route::Forward(vec![(req.uri.clone(), flow)]))
     }
 
     /// §16.4: undo a strict router's rewrite, and remove the Route entries that name us.
-    fn preprocess_routes(&self, req: &mut Request) -> Result<(), Refusal> {
+    /// Returns whether the request named us in its route (it follows a route set we
+    /// Record-Routed, or a phone's outbound-proxy Route).
+    fn preprocess_routes(&self, req: &mut Request) -> Result<bool, Refusal> {
+        let mut ours = false;
         if let Uri::Sip(ruri) = &req.uri
             && self.locality.is_us(ruri)
             && ruri.params.contains("lr")
@@ -423,8 +448,12 @@ impl Proxy {
             let routes = req.headers.routes(&HeaderName::Route)?;
             if let Some(last) = routes.last() {
                 // The previous hop was a strict router: the real Request-URI is the last Route.
+                ours = true;
                 req.uri = last.uri.clone();
-                let keep: Vec<String> = routes[..routes.len() - 1].iter().map(ToString::to_string).collect();
+                let keep: Vec<String> = routes[..routes.len() - 1]
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
                 req.headers.remove_all(&HeaderName::Route);
                 for r in keep {
                     req.headers.push(HeaderName::Route, r);
@@ -436,8 +465,9 @@ impl Proxy {
             match routes.first() {
                 Some(top) if top.uri.as_sip().is_some_and(|u| self.locality.is_us(u)) => {
                     req.headers.pop_front(&HeaderName::Route);
+                    ours = true;
                 }
-                _ => return Ok(()),
+                _ => return Ok(ours),
             }
         }
     }
@@ -453,7 +483,13 @@ impl Proxy {
         let from_tag = req.headers.from()?.tag().unwrap_or_default().to_owned();
         let cseq = req.headers.cseq()?.seq.to_string();
         let uri = req.uri.to_string();
-        let mut parts = vec![uri.as_str(), to_tag.as_str(), from_tag.as_str(), req.headers.call_id()?, cseq.as_str()];
+        let mut parts = vec![
+            uri.as_str(),
+            to_tag.as_str(),
+            from_tag.as_str(),
+            req.headers.call_id()?,
+            cseq.as_str(),
+        ];
         parts.extend(routes);
         Ok(short_hash(&parts))
     }
@@ -476,8 +512,31 @@ impl Proxy {
     fn is_our_via(&self, via: &Via) -> bool {
         let port = via.sent_by.port.unwrap_or(5060);
         via.sent_by.host.ip().is_some_and(|ip| {
-            self.locality.listeners.iter().any(|l| l.addr.ip() == ip && l.addr.port() == port)
+            self.locality
+                .listeners
+                .iter()
+                .any(|l| l.addr.ip() == ip && l.addr.port() == port)
         })
+    }
+
+    /// Whether a request may go to another host: a request inside a dialog we Record-Routed
+    /// (it came along our route), or one from our own phone, once authenticated. Everyone
+    /// else gets 403. Returns false when a challenge was sent instead.
+    fn may_relay(
+        &mut self,
+        id: ServerTxId,
+        req: &mut Request,
+        in_dialog: bool,
+        routed_through_us: bool,
+        now: Time,
+    ) -> Result<bool, Refusal> {
+        if in_dialog && routed_through_us {
+            return Ok(true);
+        }
+        if !self.is_local_caller(req)? {
+            return Err(Refusal::RelayDenied);
+        }
+        self.authenticate_caller(id, req, now)
     }
 
     /// Whether the From header claims one of our extensions (then the sender must prove it).
@@ -485,14 +544,21 @@ impl Proxy {
         let from = req.headers.from()?;
         Ok(from.uri.as_sip().is_some_and(|u| {
             self.locality.is_local_domain(&u.host)
-                && u.user_unescaped().is_some_and(|user| self.locality.extension(&user).is_some())
+                && u.user_unescaped()
+                    .is_some_and(|user| self.locality.extension(&user).is_some())
         }))
     }
 
     /// Requests claiming to come from one of our extensions must carry its credentials (407).
     /// Returns false when a challenge or refusal was sent.
-    fn authenticate_caller(&mut self, id: ServerTxId, req: &mut Request, now: Time) -> Result<bool, Refusal> {
-        if !self.is_local_caller(req)? || req.method == Method::Ack || req.method == Method::Cancel {
+    fn authenticate_caller(
+        &mut self,
+        id: ServerTxId,
+        req: &mut Request,
+        now: Time,
+    ) -> Result<bool, Refusal> {
+        if !self.is_local_caller(req)? || req.method == Method::Ack || req.method == Method::Cancel
+        {
             return Ok(true);
         }
         let from_user = req
@@ -533,7 +599,12 @@ impl Proxy {
     }
 
     /// Verifies the first credentials for our realm, if any.
-    fn check_credentials(&mut self, req: &Request, header: HeaderName, now: Time) -> Option<Verdict> {
+    fn check_credentials(
+        &mut self,
+        req: &Request,
+        header: HeaderName,
+        now: Time,
+    ) -> Option<Verdict> {
         let value = req.headers.get_all(&header).find(|v| {
             crate::core::msg::AuthParams::parse(v)
                 .ok()
@@ -541,13 +612,18 @@ impl Proxy {
                 .unwrap_or(false)
         })?;
         let secrets = &self.secrets;
-        Some(self.auth.verify(&req.method, value, now, |user| {
-            secrets.get(user).cloned()
-        }))
+        Some(
+            self.auth
+                .verify(&req.method, value, now, |user| secrets.get(user).cloned()),
+        )
     }
 
     fn challenge(&mut self, id: ServerTxId, req: &Request, status: u16, stale: bool, now: Time) {
-        let header = if status == 401 { HeaderName::WwwAuthenticate } else { HeaderName::ProxyAuthenticate };
+        let header = if status == 401 {
+            HeaderName::WwwAuthenticate
+        } else {
+            HeaderName::ProxyAuthenticate
+        };
         let values = self.auth.challenge(now, stale);
         self.reply(id, req, status, now, |resp| {
             for v in values {
@@ -559,11 +635,18 @@ impl Proxy {
     /// §8.2.2.3: where we are the UAS (REGISTER, requests for the server itself) a Require we
     /// do not support gets 420 listing it. A proxy ignores Require (it is the far end's).
     fn unsupported_requirement(&mut self, id: ServerTxId, req: &Request, now: Time) -> bool {
-        let required: Vec<String> = req.headers.get_all(&HeaderName::Require).map(str::to_owned).collect();
+        let required: Vec<String> = req
+            .headers
+            .get_all(&HeaderName::Require)
+            .map(str::to_owned)
+            .collect();
         if required.is_empty() {
             return false;
         }
-        self.reply(id, req, 420, now, |resp| resp.headers.push(HeaderName::Unsupported, required.join(", ")));
+        self.reply(id, req, 420, now, |resp| {
+            resp.headers
+                .push(HeaderName::Unsupported, required.join(", "))
+        });
         true
     }
 
@@ -584,8 +667,15 @@ impl Proxy {
             }
             None => return self.challenge(id, req, 401, false, now),
         };
-        let to_user = req.headers.to().ok().and_then(|to| to.uri.as_sip().and_then(SipUri::user_unescaped));
-        let ext = match (self.locality.extension(&user), to_user.as_deref().and_then(|u| self.locality.extension(u))) {
+        let to_user = req
+            .headers
+            .to()
+            .ok()
+            .and_then(|to| to.uri.as_sip().and_then(SipUri::user_unescaped));
+        let ext = match (
+            self.locality.extension(&user),
+            to_user.as_deref().and_then(|u| self.locality.extension(u)),
+        ) {
             (Some(a), Some(b)) if a.name == b.name => a.clone(),
             _ => {
                 info!(%user, to = ?to_user, "registration refused: credentials are not the To user's");
@@ -603,7 +693,10 @@ impl Proxy {
                 if changed {
                     info!(aor = %ext.name, bindings = bindings.len(), remote = %flow.remote, "registration changed");
                 }
-                let contacts: Vec<String> = bindings.iter().map(|b| contact_for_response(b, now)).collect();
+                let contacts: Vec<String> = bindings
+                    .iter()
+                    .map(|b| contact_for_response(b, now))
+                    .collect();
                 self.reply(id, req, 200, now, |resp| {
                     for c in contacts {
                         resp.headers.push(HeaderName::Contact, c);
@@ -611,20 +704,28 @@ impl Proxy {
                 });
             }
             RegisterOutcome::IntervalTooBrief { min_expires } => {
-                self.reply(id, req, 423, now, |resp| resp.headers.push(HeaderName::MinExpires, min_expires.to_string()))
+                self.reply(id, req, 423, now, |resp| {
+                    resp.headers
+                        .push(HeaderName::MinExpires, min_expires.to_string())
+                })
             }
             RegisterOutcome::BadRequest(why) => {
                 info!(why, "bad REGISTER");
                 self.reply(id, req, 400, now, |_| {});
             }
-            RegisterOutcome::OutOfOrder => {
-                self.reply(id, req, 500, now, |resp| resp.headers.push(HeaderName::RetryAfter, "1"))
-            }
+            RegisterOutcome::OutOfOrder => self.reply(id, req, 500, now, |resp| {
+                resp.headers.push(HeaderName::RetryAfter, "1")
+            }),
         }
     }
 
     /// A request for the server itself (no user part).
-    fn answer_for_server(&mut self, id: ServerTxId, req: &Request, now: Time) -> Result<Route, Refusal> {
+    fn answer_for_server(
+        &mut self,
+        id: ServerTxId,
+        req: &Request,
+        now: Time,
+    ) -> Result<Route, Refusal> {
         if self.unsupported_requirement(id, req, now) {
             return Ok(Route::Answered);
         }
@@ -638,11 +739,15 @@ impl Proxy {
             }
             Method::Invite | Method::Message | Method::Subscribe => Err(Refusal::NotFound),
             Method::Extension(_) => {
-                self.reply(id, req, 501, now, |resp| resp.headers.push(HeaderName::Allow, ALLOW));
+                self.reply(id, req, 501, now, |resp| {
+                    resp.headers.push(HeaderName::Allow, ALLOW)
+                });
                 Ok(Route::Answered)
             }
             _ => {
-                self.reply(id, req, 405, now, |resp| resp.headers.push(HeaderName::Allow, ALLOW));
+                self.reply(id, req, 405, now, |resp| {
+                    resp.headers.push(HeaderName::Allow, ALLOW)
+                });
                 Ok(Route::Answered)
             }
         }
@@ -654,7 +759,12 @@ impl Proxy {
         self.registrar
             .aors()
             .flat_map(|aor| self.registrar.lookup(aor, now))
-            .find(|b| b.contact.uri.as_sip().is_some_and(|c| c.equivalent(uri) || same_address(c, uri)))
+            .find(|b| {
+                b.contact
+                    .uri
+                    .as_sip()
+                    .is_some_and(|c| c.equivalent(uri) || same_address(c, uri))
+            })
             .map(|b| b.flow)
     }
 
@@ -672,30 +782,48 @@ impl Proxy {
         };
         let port = uri.port.unwrap_or(5060);
         let listener = self.locality.listener_for(transport, ip)?;
-        Some(Flow { transport, local: listener.addr, remote: SocketAddr::new(ip, port) })
+        Some(Flow {
+            transport,
+            local: listener.addr,
+            remote: SocketAddr::new(ip, port),
+        })
     }
 
     /// §16.6: one client transaction per target; the server transaction waits for the best answer.
-    fn forward(&mut self, id: ServerTxId, req: Request, in_flow: Flow, targets: Vec<(Uri, Flow)>, now: Time) {
+    fn forward(
+        &mut self,
+        id: ServerTxId,
+        req: Request,
+        in_flow: Flow,
+        targets: Vec<(Uri, Flow)>,
+        now: Time,
+    ) {
         let loop_hash = match Self::loop_hash(&req) {
             Ok(h) => h,
             Err(r) => return self.reply(id, &req, r.status(), now, |_| {}),
         };
-        let dialog_creating = matches!(req.method, Method::Invite | Method::Subscribe | Method::Refer)
-            && req.headers.to().ok().is_some_and(|t| t.tag().is_none());
+        let dialog_creating = matches!(
+            req.method,
+            Method::Invite | Method::Subscribe | Method::Refer
+        ) && req.headers.to().ok().is_some_and(|t| t.tag().is_none());
         let mut branches = Vec::with_capacity(targets.len());
         for (uri, flow) in targets {
             let mut out = req.clone();
             out.uri = uri;
             let mf = out.headers.max_forwards().ok().flatten().unwrap_or(71);
-            out.headers.set(HeaderName::MaxForwards, mf.saturating_sub(1).to_string());
+            out.headers
+                .set(HeaderName::MaxForwards, mf.saturating_sub(1).to_string());
             if dialog_creating {
                 self.add_record_route(&mut out, in_flow, flow);
             }
             let branch = self.ids.branch(&loop_hash);
             out.headers.push_front(
                 HeaderName::Via,
-                format!("SIP/2.0/{} {};branch={branch};rport", flow.transport.as_via(), sent_by(flow.local)),
+                format!(
+                    "SIP/2.0/{} {};branch={branch};rport",
+                    flow.transport.as_via(),
+                    sent_by(flow.local)
+                ),
             );
             let invite = out.method == Method::Invite;
             let cid = self.txs.send(out, flow, now);
@@ -707,19 +835,31 @@ impl Proxy {
         }
         debug!(branches = branches.len(), "forwarded");
         let live_branches = branches.len();
-        self.contexts.insert(id, Context { fork: Fork::new(branches), request: req, live_branches });
+        self.contexts.insert(
+            id,
+            Context {
+                fork: Fork::new(branches),
+                request: req,
+                live_branches,
+            },
+        );
     }
 
     /// Record-Route so in-dialog requests come back through us; two entries when the request
     /// changes transport or address family, so each side sees an address it can reach.
     fn add_record_route(&self, req: &mut Request, in_flow: Flow, out_flow: Flow) {
         let rr = |flow: Flow| {
-            let transport = if flow.transport == Transport::Tcp { ";transport=tcp" } else { "" };
+            let transport = if flow.transport == Transport::Tcp {
+                ";transport=tcp"
+            } else {
+                ""
+            };
             format!("<sip:{}{transport};lr>", sent_by(flow.local))
         };
         let inbound = rr(in_flow);
         let outbound = rr(out_flow);
-        req.headers.push_front(HeaderName::RecordRoute, inbound.clone());
+        req.headers
+            .push_front(HeaderName::RecordRoute, inbound.clone());
         if outbound != inbound {
             req.headers.push_front(HeaderName::RecordRoute, outbound);
         }
@@ -728,7 +868,7 @@ impl Proxy {
     /// An ACK that matched no server transaction acknowledges a 2xx: it is routed end to end
     /// along the dialog's route set, statelessly (§16.11).
     fn forward_ack(&mut self, mut req: Request, now: Time) {
-        if let Err(r) = self.preprocess_routes(&mut req) {
+        if let Err(r) = self.preprocess_routes(&mut req).map(|_| ()) {
             debug!(%r, "dropped ACK");
             return;
         }
@@ -736,7 +876,9 @@ impl Proxy {
             Ok(routes) => routes.into_iter().next().map(|r| r.uri),
             Err(_) => return,
         };
-        let Some(next_uri) = next.unwrap_or_else(|| req.uri.clone()).as_sip().cloned() else { return };
+        let Some(next_uri) = next.unwrap_or_else(|| req.uri.clone()).as_sip().cloned() else {
+            return;
+        };
         if self.locality.is_us(&next_uri) {
             return; // an ACK for a 2xx we sent ourselves (we send none) or addressed to us
         }
@@ -744,21 +886,40 @@ impl Proxy {
             debug!(uri = %next_uri, "no route for ACK");
             return;
         };
-        let incoming_branch = req.headers.top_via().ok().and_then(|v| v.branch().map(str::to_owned)).unwrap_or_default();
+        let incoming_branch = req
+            .headers
+            .top_via()
+            .ok()
+            .and_then(|v| v.branch().map(str::to_owned))
+            .unwrap_or_default();
         let branch = stateless_branch(&self.seed, &incoming_branch);
         let mf = req.headers.max_forwards().ok().flatten().unwrap_or(71);
         if mf == 0 {
             return;
         }
-        req.headers.set(HeaderName::MaxForwards, (mf - 1).to_string());
+        req.headers
+            .set(HeaderName::MaxForwards, (mf - 1).to_string());
         req.headers.push_front(
             HeaderName::Via,
-            format!("SIP/2.0/{} {};branch={branch};rport", flow.transport.as_via(), sent_by(flow.local)),
+            format!(
+                "SIP/2.0/{} {};branch={branch};rport",
+                flow.transport.as_via(),
+                sent_by(flow.local)
+            ),
         );
-        self.out.push_back(Transmit { flow, bytes: req.to_bytes() });
+        self.out.push_back(Transmit {
+            flow,
+            bytes: req.to_bytes(),
+        });
     }
 
-    fn handle_cancel(&mut self, cancel: ServerTxId, invite: Option<ServerTxId>, req: &Request, now: Time) {
+    fn handle_cancel(
+        &mut self,
+        cancel: ServerTxId,
+        invite: Option<ServerTxId>,
+        req: &Request,
+        now: Time,
+    ) {
         let Some(invite) = invite else {
             return self.reply(cancel, req, Refusal::NoTransaction.status(), now, |_| {});
         };
@@ -785,7 +946,9 @@ impl Proxy {
         }
         match self.txs.on_response(&resp, now) {
             Some(cid) => {
-                let Some(&sid) = self.branch_owner.get(&cid) else { return };
+                let Some(&sid) = self.branch_owner.get(&cid) else {
+                    return;
+                };
                 if self.timer_c_at.get(&cid).is_some_and(|t| !t.cancelled) {
                     if resp.status < 200 {
                         self.arm_timer_c(cid, now + TIMER_C, false);
@@ -793,14 +956,21 @@ impl Proxy {
                         self.disarm_timer_c(cid);
                     }
                 }
-                let Some(ctx) = self.contexts.get_mut(&sid) else { return };
+                let Some(ctx) = self.contexts.get_mut(&sid) else {
+                    return;
+                };
                 let actions = ctx.fork.on_response(cid, resp);
                 self.apply(sid, actions, now);
             }
             None => {
                 // No transaction: a 2xx retransmission after the INVITE transaction ended.
                 // Forward it statelessly along the Vias (§16.7 step 1 / §16.11).
-                if (200..300).contains(&resp.status) && resp.headers.cseq().is_ok_and(|c| c.method == Method::Invite) {
+                if (200..300).contains(&resp.status)
+                    && resp
+                        .headers
+                        .cseq()
+                        .is_ok_and(|c| c.method == Method::Invite)
+                {
                     self.forward_response_statelessly(resp);
                 }
             }
@@ -830,17 +1000,26 @@ impl Proxy {
     }
 
     fn send_cancel(&mut self, cid: ClientTxId, now: Time) {
-        let Some(invite) = self.txs.client_request(cid).cloned() else { return };
-        let Some(flow) = self.txs.client_flow(cid) else { return };
+        let Some(invite) = self.txs.client_request(cid).cloned() else {
+            return;
+        };
+        let Some(flow) = self.txs.client_flow(cid) else {
+            return;
+        };
         self.txs.send(build_cancel(&invite), flow, now);
     }
 
     /// A branch ended without a response of its own: feed the fork a synthetic one.
     fn fail_branch(&mut self, sid: ServerTxId, id: ClientTxId, status: u16, now: Time) {
-        let Some(ctx) = self.contexts.get_mut(&sid) else { return };
+        let Some(ctx) = self.contexts.get_mut(&sid) else {
+            return;
+        };
         let mut synthetic = Response::to_request(&ctx.request, status);
         // As if it came back through our Via, like a real response (the Via is popped).
-        synthetic.headers.push_front(HeaderName::Via, "SIP/2.0/UDP invalid;branch=z9hG4bK.synthetic");
+        synthetic.headers.push_front(
+            HeaderName::Via,
+            "SIP/2.0/UDP invalid;branch=z9hG4bK.synthetic",
+        );
         add_to_tag(&mut synthetic, &mut self.ids);
         let actions = ctx.fork.on_failure(id, synthetic);
         self.apply(sid, actions, now);
@@ -853,28 +1032,51 @@ impl Proxy {
 
     /// Sends a response to the address in its (new) top Via: `received`/`rport` first (RFC 3581).
     fn send_by_via(&mut self, resp: Response) {
-        let Ok(via) = resp.headers.top_via() else { return };
-        let transport = if via.transport.eq_ignore_ascii_case("TCP") { Transport::Tcp } else { Transport::Udp };
+        let Ok(via) = resp.headers.top_via() else {
+            return;
+        };
+        let transport = if via.transport.eq_ignore_ascii_case("TCP") {
+            Transport::Tcp
+        } else {
+            Transport::Udp
+        };
         let ip: Option<IpAddr> = via
             .received()
             .and_then(|r| r.trim_matches(['[', ']']).parse().ok())
             .or_else(|| via.sent_by.host.ip());
         let Some(ip) = ip else { return };
         let port = via.rport().flatten().or(via.sent_by.port).unwrap_or(5060);
-        let Some(listener) = self.locality.listener_for(transport, ip) else { return };
-        let flow = Flow { transport, local: listener.addr, remote: SocketAddr::new(ip, port) };
-        self.out.push_back(Transmit { flow, bytes: resp.to_bytes() });
+        let Some(listener) = self.locality.listener_for(transport, ip) else {
+            return;
+        };
+        let flow = Flow {
+            transport,
+            local: listener.addr,
+            remote: SocketAddr::new(ip, port),
+        };
+        self.out.push_back(Transmit {
+            flow,
+            bytes: resp.to_bytes(),
+        });
     }
 
     // --- plumbing ------------------------------------------------------------------------------
 
     /// Sends a locally generated answer on a server transaction (with a To tag on finals, §8.2.6.2).
-    fn reply(&mut self, id: ServerTxId, req: &Request, status: u16, now: Time, extra: impl FnOnce(&mut Response)) {
+    fn reply(
+        &mut self,
+        id: ServerTxId,
+        req: &Request,
+        status: u16,
+        now: Time,
+        extra: impl FnOnce(&mut Response),
+    ) {
         let mut resp = Response::to_request(req, status);
         if status > 100 {
             add_to_tag(&mut resp, &mut self.ids);
         }
-        resp.headers.push(HeaderName::Server, self.user_agent.clone());
+        resp.headers
+            .push(HeaderName::Server, self.user_agent.clone());
         extra(&mut resp);
         if let Err(e) = self.txs.respond(id, resp, now) {
             debug!(?e, status, "could not answer");
@@ -886,7 +1088,9 @@ impl Proxy {
         while let Some(event) = self.txs.poll_event() {
             match event {
                 TxEvent::ClientFailed { id, status } => {
-                    let Some(&sid) = self.branch_owner.get(&id) else { continue };
+                    let Some(&sid) = self.branch_owner.get(&id) else {
+                        continue;
+                    };
                     self.fail_branch(sid, id, status, now);
                 }
                 TxEvent::ClientTerminated { id } => {
@@ -925,7 +1129,9 @@ fn mark_received(req: &mut Request, remote: SocketAddr) -> Result<(), ParseError
 }
 
 fn add_to_tag(resp: &mut Response, ids: &mut Ids) {
-    let Ok(mut to) = resp.headers.to() else { return };
+    let Ok(mut to) = resp.headers.to() else {
+        return;
+    };
     if to.tag().is_none() {
         to.params.set("tag", Some(&ids.tag()));
         resp.headers.set(HeaderName::To, to.to_string());

@@ -26,16 +26,45 @@ fn server() -> SocketAddr {
 fn proxy() -> Proxy {
     let locality = Locality {
         domains: vec![DOMAIN.to_owned()],
-        listeners: vec![Listener { transport: Transport::Udp, addr: server() }],
+        listeners: vec![Listener {
+            transport: Transport::Udp,
+            addr: server(),
+        }],
         extensions: vec![
-            Extension { number: "100".into(), name: "alice".into(), display_name: None },
-            Extension { number: "101".into(), name: "bob".into(), display_name: None },
+            Extension {
+                number: "100".into(),
+                name: "alice".into(),
+                display_name: None,
+            },
+            Extension {
+                number: "101".into(),
+                name: "bob".into(),
+                display_name: None,
+            },
         ],
     };
-    let auth = Authenticator::new(DOMAIN.to_owned(), NonceKey::new([9; 32]), Duration::from_secs(300));
-    let registrar = Registrar::new(RegistrarPolicy { min_expires: 60, max_expires: 3600, default_expires: 600 });
-    let mut p = Proxy::new(locality, "sipwitch-test".into(), Transactions::new(TimerConfig::default()), registrar, auth, [5; 32]);
-    p.set_secrets(HashMap::from([("alice".to_owned(), "apw".to_owned()), ("bob".to_owned(), "bpw".to_owned())]));
+    let auth = Authenticator::new(
+        DOMAIN.to_owned(),
+        NonceKey::new([9; 32]),
+        Duration::from_secs(300),
+    );
+    let registrar = Registrar::new(RegistrarPolicy {
+        min_expires: 60,
+        max_expires: 3600,
+        default_expires: 600,
+    });
+    let mut p = Proxy::new(
+        locality,
+        "sipwitch-test".into(),
+        Transactions::new(TimerConfig::default()),
+        registrar,
+        auth,
+        [5; 32],
+    );
+    p.set_secrets(HashMap::from([
+        ("alice".to_owned(), "apw".to_owned()),
+        ("bob".to_owned(), "bpw".to_owned()),
+    ]));
     p
 }
 
@@ -44,12 +73,20 @@ fn at(secs: f64) -> Time {
 }
 
 fn deliver(p: &mut Proxy, from: SocketAddr, text: &str, now: Time) {
-    let flow = Flow { transport: Transport::Udp, local: server(), remote: from };
+    let flow = Flow {
+        transport: Transport::Udp,
+        local: server(),
+        remote: from,
+    };
     p.handle_datagram(flow, text.replace('\n', "\r\n").as_bytes(), now);
 }
 
 fn deliver_msg(p: &mut Proxy, from: SocketAddr, bytes: &[u8], now: Time) {
-    let flow = Flow { transport: Transport::Udp, local: server(), remote: from };
+    let flow = Flow {
+        transport: Transport::Udp,
+        local: server(),
+        remote: from,
+    };
     p.handle_datagram(flow, bytes, now);
 }
 
@@ -91,7 +128,10 @@ fn digest(challenge: &str, user: &str, pw: &str, method: &str, uri: &str) -> Str
     let sha = challenge.contains("SHA-256");
     let h = |s: String| -> String {
         if sha {
-            Sha256::digest(s).iter().map(|b| format!("{b:02x}")).collect()
+            Sha256::digest(s)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
         } else {
             Md5::digest(s).iter().map(|b| format!("{b:02x}")).collect()
         }
@@ -100,12 +140,25 @@ fn digest(challenge: &str, user: &str, pw: &str, method: &str, uri: &str) -> Str
     let ha2 = h(format!("{method}:{uri}"));
     let resp = h(format!("{ha1}:{nonce}:00000001:cn:auth:{ha2}"));
     let alg = if sha { "SHA-256" } else { "MD5" };
-    format!("Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{resp}\", algorithm={alg}, qop=auth, nc=00000001, cnonce=\"cn\"")
+    format!(
+        "Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{resp}\", algorithm={alg}, qop=auth, nc=00000001, cnonce=\"cn\""
+    )
 }
 
-fn register_text(phone: SocketAddr, user: &str, cseq: u32, expires: u32, auth: Option<&str>) -> String {
-    let auth = auth.map(|a| format!("Authorization: {a}\n")).unwrap_or_default();
-    format!("REGISTER sip:{DOMAIN} SIP/2.0\nVia: SIP/2.0/UDP {phone};branch=z9hG4bKr{cseq}{};rport\nMax-Forwards: 70\nFrom: <sip:{user}@{DOMAIN}>;tag=r\nTo: <sip:{user}@{DOMAIN}>\nCall-ID: reg-{phone}\nCSeq: {cseq} REGISTER\nContact: <sip:{user}@{phone}>\nExpires: {expires}\n{auth}Content-Length: 0\n\n", phone.port())
+fn register_text(
+    phone: SocketAddr,
+    user: &str,
+    cseq: u32,
+    expires: u32,
+    auth: Option<&str>,
+) -> String {
+    let auth = auth
+        .map(|a| format!("Authorization: {a}\n"))
+        .unwrap_or_default();
+    format!(
+        "REGISTER sip:{DOMAIN} SIP/2.0\nVia: SIP/2.0/UDP {phone};branch=z9hG4bKr{cseq}{};rport\nMax-Forwards: 70\nFrom: <sip:{user}@{DOMAIN}>;tag=r\nTo: <sip:{user}@{DOMAIN}>\nCall-ID: reg-{phone}\nCSeq: {cseq} REGISTER\nContact: <sip:{user}@{phone}>\nExpires: {expires}\n{auth}Content-Length: 0\n\n",
+        phone.port()
+    )
 }
 
 fn register(p: &mut Proxy, phone: SocketAddr, user: &str, pw: &str, expires: u32, now: Time) {
@@ -113,16 +166,27 @@ fn register(p: &mut Proxy, phone: SocketAddr, user: &str, pw: &str, expires: u32
     let out = drain(p);
     let ch = &responses_to(&out, phone)[0];
     assert_eq!(ch.status, 401);
-    let www = ch.headers.get(&HeaderName::WwwAuthenticate).unwrap().to_owned();
+    let www = ch
+        .headers
+        .get(&HeaderName::WwwAuthenticate)
+        .unwrap()
+        .to_owned();
     let auth = digest(&www, user, pw, "REGISTER", &format!("sip:{DOMAIN}"));
-    deliver(p, phone, &register_text(phone, user, 2, expires, Some(&auth)), now);
+    deliver(
+        p,
+        phone,
+        &register_text(phone, user, 2, expires, Some(&auth)),
+        now,
+    );
     let out = drain(p);
     assert_eq!(responses_to(&out, phone)[0].status, 200);
     assert_eq!(p.poll_event(), Some(Event::BindingsChanged));
 }
 
 fn invite_text(caller: SocketAddr, ruri: &str, branch: &str, extra: &str) -> String {
-    format!("INVITE {ruri} SIP/2.0\nVia: SIP/2.0/UDP {caller};branch=z9hG4bK{branch}\nMax-Forwards: 70\nFrom: <sip:carol@example.net>;tag=c1\nTo: <{ruri}>\nCall-ID: call-{branch}\nCSeq: 1 INVITE\nContact: <sip:carol@{caller}>\n{extra}Content-Length: 0\n\n")
+    format!(
+        "INVITE {ruri} SIP/2.0\nVia: SIP/2.0/UDP {caller};branch=z9hG4bK{branch}\nMax-Forwards: 70\nFrom: <sip:carol@example.net>;tag=c1\nTo: <{ruri}>\nCall-ID: call-{branch}\nCSeq: 1 INVITE\nContact: <sip:carol@{caller}>\n{extra}Content-Length: 0\n\n"
+    )
 }
 
 fn answer(req: &Request, status: u16, tag: &str) -> Vec<u8> {
@@ -146,9 +210,18 @@ fn forks_to_every_binding_and_the_first_2xx_cancels_the_other() {
     register(&mut p, desk, "alice", "apw", 600, at(0.0));
     register(&mut p, laptop, "alice", "apw", 600, at(0.0));
 
-    deliver(&mut p, caller, &invite_text(caller, "sip:alice@alice.test", "f1", ""), at(1.0));
+    deliver(
+        &mut p,
+        caller,
+        &invite_text(caller, "sip:alice@alice.test", "f1", ""),
+        at(1.0),
+    );
     let out = drain(&mut p);
-    assert_eq!(responses_to(&out, caller)[0].status, 100, "100 Trying at once");
+    assert_eq!(
+        responses_to(&out, caller)[0].status,
+        100,
+        "100 Trying at once"
+    );
     let to_desk = requests_to(&out, desk).remove(0);
     let to_laptop = requests_to(&out, laptop).remove(0);
     assert_eq!(to_desk.uri.to_string(), format!("sip:alice@{DESK}"));
@@ -158,11 +231,18 @@ fn forks_to_every_binding_and_the_first_2xx_cancels_the_other() {
     deliver_msg(&mut p, laptop, &answer(&to_laptop, 180, "l"), at(1.1));
     deliver_msg(&mut p, laptop, &answer(&to_laptop, 200, "l"), at(2.0));
     let out = drain(&mut p);
-    let finals: Vec<u16> = responses_to(&out, caller).iter().map(|r| r.status).filter(|s| *s >= 200).collect();
+    let finals: Vec<u16> = responses_to(&out, caller)
+        .iter()
+        .map(|r| r.status)
+        .filter(|s| *s >= 200)
+        .collect();
     assert_eq!(finals, vec![200]);
     let cancel = requests_to(&out, desk).remove(0);
     assert_eq!(cancel.method, Method::Cancel);
-    assert!(requests_to(&out, laptop).is_empty(), "the winner is not cancelled");
+    assert!(
+        requests_to(&out, laptop).is_empty(),
+        "the winner is not cancelled"
+    );
 }
 
 #[test]
@@ -170,7 +250,12 @@ fn a_phone_that_never_answers_gives_408_at_timer_b() {
     let mut p = proxy();
     let (caller, desk) = (addr(CALLER), addr(DESK));
     register(&mut p, desk, "alice", "apw", 3600, at(0.0));
-    deliver(&mut p, caller, &invite_text(caller, "sip:alice@alice.test", "t1", ""), at(0.0));
+    deliver(
+        &mut p,
+        caller,
+        &invite_text(caller, "sip:alice@alice.test", "t1", ""),
+        at(0.0),
+    );
     drain(&mut p);
     // Retransmissions to the silent phone (timer A), no final answer before 32 s.
     let mut now = 0.0;
@@ -182,9 +267,15 @@ fn a_phone_that_never_answers_gives_408_at_timer_b() {
         }
         let out = drain(&mut p);
         retransmits += requests_to(&out, desk).len();
-        assert!(responses_to(&out, caller).iter().all(|r| r.status < 200), "no final before timer B");
+        assert!(
+            responses_to(&out, caller).iter().all(|r| r.status < 200),
+            "no final before timer B"
+        );
     }
-    assert_eq!(retransmits, 6, "A fires at 0.5, 1.5, 3.5, 7.5, 15.5, 31.5 s");
+    assert_eq!(
+        retransmits, 6,
+        "A fires at 0.5, 1.5, 3.5, 7.5, 15.5, 31.5 s"
+    );
     p.handle_timeout(at(32.1));
     let out = drain(&mut p);
     assert_eq!(responses_to(&out, caller).last().unwrap().status, 408);
@@ -200,16 +291,26 @@ fn caller_cancel_reaches_the_ringing_phone_and_487_goes_back() {
     let to_desk = requests_to(&drain(&mut p), desk).remove(0);
     deliver_msg(&mut p, desk, &answer(&to_desk, 180, "d"), at(0.2));
     drain(&mut p);
-    let cancel = invite.replace("INVITE sip:alice@alice.test", "CANCEL sip:alice@alice.test").replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL");
+    let cancel = invite
+        .replace("INVITE sip:alice@alice.test", "CANCEL sip:alice@alice.test")
+        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL");
     deliver(&mut p, caller, &cancel, at(1.0));
     let out = drain(&mut p);
-    assert_eq!(responses_to(&out, caller)[0].status, 200, "the CANCEL itself is answered");
+    assert_eq!(
+        responses_to(&out, caller)[0].status,
+        200,
+        "the CANCEL itself is answered"
+    );
     let c = requests_to(&out, desk).remove(0);
     assert_eq!(c.method, Method::Cancel);
     deliver_msg(&mut p, desk, &answer(&to_desk, 487, "d"), at(1.1));
     let out = drain(&mut p);
     assert_eq!(responses_to(&out, caller)[0].status, 487);
-    assert_eq!(requests_to(&out, desk)[0].method, Method::Ack, "hop-by-hop ACK for the 487");
+    assert_eq!(
+        requests_to(&out, desk)[0].method,
+        Method::Ack,
+        "hop-by-hop ACK for the 487"
+    );
 }
 
 #[test]
@@ -217,19 +318,38 @@ fn timer_c_cancels_a_branch_that_rings_forever() {
     let mut p = proxy();
     let (caller, desk) = (addr(CALLER), addr(DESK));
     register(&mut p, desk, "alice", "apw", 3600, at(0.0));
-    deliver(&mut p, caller, &invite_text(caller, "sip:alice@alice.test", "tc", ""), at(0.0));
+    deliver(
+        &mut p,
+        caller,
+        &invite_text(caller, "sip:alice@alice.test", "tc", ""),
+        at(0.0),
+    );
     let to_desk = requests_to(&drain(&mut p), desk).remove(0);
     deliver_msg(&mut p, desk, &answer(&to_desk, 180, "d"), at(0.1));
     drain(&mut p);
     p.handle_timeout(at(180.0));
-    assert!(requests_to(&drain(&mut p), desk).iter().all(|r| r.method != Method::Cancel));
+    assert!(
+        requests_to(&drain(&mut p), desk)
+            .iter()
+            .all(|r| r.method != Method::Cancel)
+    );
     p.handle_timeout(at(181.2));
     let out = drain(&mut p);
-    assert_eq!(requests_to(&out, desk)[0].method, Method::Cancel, "Timer C fired");
+    assert_eq!(
+        requests_to(&out, desk)[0].method,
+        Method::Cancel,
+        "Timer C fired"
+    );
     // the phone ignores even the CANCEL: after 64*T1 the caller hears 408
     p.handle_timeout(at(181.2 + 32.1));
     let out = drain(&mut p);
-    assert_eq!(responses_to(&out, caller).iter().find(|r| r.status >= 200).map(|r| r.status), Some(408));
+    assert_eq!(
+        responses_to(&out, caller)
+            .iter()
+            .find(|r| r.status >= 200)
+            .map(|r| r.status),
+        Some(408)
+    );
 }
 
 #[test]
@@ -241,7 +361,12 @@ fn expired_bindings_are_gone() {
     assert!(p.poll_timeout().is_some_and(|t| t <= at(60.0)));
     p.handle_timeout(at(60.0));
     assert_eq!(p.poll_event(), Some(Event::BindingsChanged));
-    deliver(&mut p, caller, &invite_text(caller, "sip:alice@alice.test", "e1", ""), at(61.0));
+    deliver(
+        &mut p,
+        caller,
+        &invite_text(caller, "sip:alice@alice.test", "e1", ""),
+        at(61.0),
+    );
     let out = drain(&mut p);
     assert_eq!(responses_to(&out, caller).last().unwrap().status, 480);
 }
@@ -251,14 +376,28 @@ fn a_request_that_comes_back_unchanged_is_a_loop() {
     let mut p = proxy();
     let (caller, desk) = (addr(CALLER), addr(DESK));
     register(&mut p, desk, "alice", "apw", 600, at(0.0));
-    deliver(&mut p, caller, &invite_text(caller, "sip:alice@alice.test", "l1", ""), at(0.0));
+    deliver(
+        &mut p,
+        caller,
+        &invite_text(caller, "sip:alice@alice.test", "l1", ""),
+        at(0.0),
+    );
     let mut looped = requests_to(&drain(&mut p), desk).remove(0);
     // the next hop sends it straight back to us, for the same target, with its own Via on top
     looped.uri = Uri::parse("sip:alice@alice.test").unwrap();
-    looped.headers.push_front(HeaderName::Via, format!("SIP/2.0/UDP {DESK};branch=z9hG4bKnext"));
+    looped.headers.push_front(
+        HeaderName::Via,
+        format!("SIP/2.0/UDP {DESK};branch=z9hG4bKnext"),
+    );
     deliver_msg(&mut p, desk, &looped.to_bytes(), at(0.5));
     let out = drain(&mut p);
-    assert_eq!(responses_to(&out, desk).iter().find(|r| r.status >= 200).map(|r| r.status), Some(482));
+    assert_eq!(
+        responses_to(&out, desk)
+            .iter()
+            .find(|r| r.status >= 200)
+            .map(|r| r.status),
+        Some(482)
+    );
 }
 
 #[test]
@@ -266,10 +405,15 @@ fn max_forwards_is_enforced_and_decremented() {
     let mut p = proxy();
     let (caller, desk) = (addr(CALLER), addr(DESK));
     register(&mut p, desk, "alice", "apw", 600, at(0.0));
-    let zero = invite_text(caller, "sip:alice@alice.test", "m0", "").replace("Max-Forwards: 70", "Max-Forwards: 0");
+    let zero = invite_text(caller, "sip:alice@alice.test", "m0", "")
+        .replace("Max-Forwards: 70", "Max-Forwards: 0");
     deliver(&mut p, caller, &zero, at(0.0));
-    assert_eq!(responses_to(&drain(&mut p), caller).last().unwrap().status, 483);
-    let one = invite_text(caller, "sip:alice@alice.test", "m1", "").replace("Max-Forwards: 70", "Max-Forwards: 1");
+    assert_eq!(
+        responses_to(&drain(&mut p), caller).last().unwrap().status,
+        483
+    );
+    let one = invite_text(caller, "sip:alice@alice.test", "m1", "")
+        .replace("Max-Forwards: 70", "Max-Forwards: 1");
     deliver(&mut p, caller, &one, at(0.0));
     let fwd = requests_to(&drain(&mut p), desk).remove(0);
     assert_eq!(fwd.headers.max_forwards().unwrap(), Some(0));
@@ -280,24 +424,60 @@ fn unknown_schemes_get_416_and_tel_numbers_reach_the_extension() {
     let mut p = proxy();
     let (caller, desk) = (addr(CALLER), addr(DESK));
     register(&mut p, desk, "bob", "bpw", 600, at(0.0));
-    deliver(&mut p, caller, &invite_text(caller, "mailto:bob@alice.test", "s1", ""), at(0.0));
-    assert_eq!(responses_to(&drain(&mut p), caller).last().unwrap().status, 416);
-    deliver(&mut p, caller, &invite_text(caller, "tel:101", "s2", ""), at(0.0));
-    assert_eq!(requests_to(&drain(&mut p), desk).len(), 1, "tel:101 is bob's number");
+    deliver(
+        &mut p,
+        caller,
+        &invite_text(caller, "mailto:bob@alice.test", "s1", ""),
+        at(0.0),
+    );
+    assert_eq!(
+        responses_to(&drain(&mut p), caller).last().unwrap().status,
+        416
+    );
+    deliver(
+        &mut p,
+        caller,
+        &invite_text(caller, "tel:101", "s2", ""),
+        at(0.0),
+    );
+    assert_eq!(
+        requests_to(&drain(&mut p), desk).len(),
+        1,
+        "tel:101 is bob's number"
+    );
 }
 
 #[test]
 fn an_expired_nonce_is_stale_not_wrong() {
     let mut p = proxy();
     let phone = addr(DESK);
-    deliver(&mut p, phone, &register_text(phone, "alice", 1, 600, None), at(0.0));
+    deliver(
+        &mut p,
+        phone,
+        &register_text(phone, "alice", 1, 600, None),
+        at(0.0),
+    );
     let ch = responses_to(&drain(&mut p), phone).remove(0);
-    let www = ch.headers.get(&HeaderName::WwwAuthenticate).unwrap().to_owned();
+    let www = ch
+        .headers
+        .get(&HeaderName::WwwAuthenticate)
+        .unwrap()
+        .to_owned();
     let auth = digest(&www, "alice", "apw", "REGISTER", &format!("sip:{DOMAIN}"));
-    deliver(&mut p, phone, &register_text(phone, "alice", 2, 600, Some(&auth)), at(301.0));
+    deliver(
+        &mut p,
+        phone,
+        &register_text(phone, "alice", 2, 600, Some(&auth)),
+        at(301.0),
+    );
     let r = responses_to(&drain(&mut p), phone).remove(0);
     assert_eq!(r.status, 401);
-    assert!(r.headers.get(&HeaderName::WwwAuthenticate).unwrap().contains("stale=true"));
+    assert!(
+        r.headers
+            .get(&HeaderName::WwwAuthenticate)
+            .unwrap()
+            .contains("stale=true")
+    );
 }
 
 #[test]
@@ -305,8 +485,10 @@ fn received_and_rport_are_added_for_natted_phones() {
     let mut p = proxy();
     let behind_nat = addr("203.0.113.7:40123");
     // the phone thinks it is 192.168.1.5:5060 and asks for rport
-    let text = register_text(behind_nat, "alice", 1, 600, None)
-        .replace(&format!("Via: SIP/2.0/UDP {behind_nat}"), "Via: SIP/2.0/UDP 192.168.1.5:5060");
+    let text = register_text(behind_nat, "alice", 1, 600, None).replace(
+        &format!("Via: SIP/2.0/UDP {behind_nat}"),
+        "Via: SIP/2.0/UDP 192.168.1.5:5060",
+    );
     deliver(&mut p, behind_nat, &text, at(0.0));
     let r = responses_to(&drain(&mut p), behind_nat).remove(0);
     let via = r.headers.top_via().unwrap();
