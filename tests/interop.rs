@@ -5,7 +5,17 @@
 
 mod common;
 
-use common::{Daemon, TempDir, field, result_fields, run_script};
+use common::{Daemon, Phone, TempDir, field, result_fields, run_script};
+
+/// SIPp 3.6 answers only the first challenge and knows only MD5 ("authentication must use MD5"),
+/// and baresip 1.0's libre gives up on a 401 that offers any algorithm it does not know
+/// ("Register: Function not implemented"), so the daemon under test offers MD5 alone, as users of
+/// such phones configure it. The default (SHA-256 first, then MD5) is tested in tests/daemon.rs.
+const LEGACY_PHONES: &str = "[auth]\nalgorithms = [\"MD5\"]\n";
+
+fn start(tag: &str, ip: &str, phones: &[Phone], extra_listen: &[&str]) -> Daemon {
+    Daemon::start_with(tag, ip, "alice.test", phones, extra_listen, LEGACY_PHONES)
+}
 
 fn hostport(addr: std::net::SocketAddr) -> String {
     addr.to_string()
@@ -16,9 +26,9 @@ fn sipp_register_with_digest_right_and_wrong_passwords() {
     let phones = [
         ("alice", "100", "alicepw-Long1"),
         ("bob", "101", "bobpw-Long2"),
-        ("1001", "1001", "pw1001-Long3"),
+        ("carol", "1001", "pw1001-Long3"),
     ];
-    let d = Daemon::start("i-register", "127.0.0.21", "alice.test", &phones, &[]);
+    let d = start("i-register", "127.0.0.21", &phones, &[]);
     let work = TempDir::new("i-register-work");
     let users: Vec<String> = phones.iter().map(|(n, _, p)| format!("{n}:{p}")).collect();
     let (ok, out) = run_script(
@@ -51,13 +61,7 @@ fn sipp_calls(tag: &str, ip: &str, uac_args: &str, extra_listen: &[&str]) {
             ip.to_owned()
         }
     };
-    let d = Daemon::start(
-        tag,
-        ip,
-        "alice.test",
-        &[("bob", "101", "bobpw-Long2")],
-        extra_listen,
-    );
+    let d = start(tag, ip, &[("bob", "101", "bobpw-Long2")], extra_listen);
     let work = TempDir::new(&format!("{tag}-work"));
     let uas = format!("{}:5070", bracket(ip));
     // The registration is made from the UAS's own address, so calls for bob reach it.
@@ -123,7 +127,7 @@ fn baresip_phones_register_and_call_with_audio_both_ways() {
         ("alice", "100", "alicepw-Long1"),
         ("bob", "101", "bobpw-Long2"),
     ];
-    let d = Daemon::start("i-baresip", "127.0.0.25", "alice.test", &phones, &[]);
+    let d = start("i-baresip", "127.0.0.25", &phones, &[]);
     let work = TempDir::new("i-baresip-work");
     let (ok, out) = run_script(
         "baresip-call.sh",

@@ -27,6 +27,7 @@
 //! display_name = "Alice"
 //! ```
 
+use crate::core::auth::Algorithm;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
@@ -118,9 +119,13 @@ pub struct RegistrarConfig {
     pub default_expires: u32,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthConfig {
     pub nonce_lifetime: Duration,
+    /// Digest algorithms offered, one challenge each, in this order. RFC 8760 wants SHA-256
+    /// first; some old phones (baresip 1.0, SIPp 3.6) answer only the first challenge and only
+    /// know MD5, and need `["MD5", "SHA-256"]`.
+    pub algorithms: Vec<Algorithm>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -258,6 +263,7 @@ struct RawRegistrar {
 #[serde(deny_unknown_fields, default)]
 struct RawAuth {
     nonce_lifetime_s: Option<Spanned<u64>>,
+    algorithms: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -355,6 +361,37 @@ impl Config {
                 ));
             }
         };
+        let algorithms = match raw.auth.algorithms {
+            None => vec![Algorithm::Sha256, Algorithm::Md5],
+            Some(v) => {
+                let mut algs = Vec::new();
+                for name in v.get_ref() {
+                    let Some(alg) = Algorithm::from_token(name) else {
+                        return Err(cx.at(
+                            &v,
+                            "auth.algorithms",
+                            format!("unknown algorithm {name:?} (use \"SHA-256\" and/or \"MD5\")"),
+                        ));
+                    };
+                    if algs.contains(&alg) {
+                        return Err(cx.at(
+                            &v,
+                            "auth.algorithms",
+                            format!("{name:?} is listed twice"),
+                        ));
+                    }
+                    algs.push(alg);
+                }
+                if algs.is_empty() {
+                    return Err(cx.at(
+                        &v,
+                        "auth.algorithms",
+                        "must name at least one algorithm".to_owned(),
+                    ));
+                }
+                algs
+            }
+        };
         let secrets = SecretsConfig {
             store: raw.secrets.store.unwrap_or(StoreChoice::Auto),
         };
@@ -387,6 +424,7 @@ impl Config {
             registrar,
             auth: AuthConfig {
                 nonce_lifetime: Duration::from_secs(nonce_lifetime_s),
+                algorithms,
             },
             secrets,
             extensions,

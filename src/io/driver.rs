@@ -203,6 +203,8 @@ impl Daemon {
         }
         self.proxy.set_locality(locality);
         self.proxy.registrar_mut().set_policy(policy(&config));
+        self.proxy
+            .set_auth_algorithms(config.auth.algorithms.clone());
         info!("configuration reloaded");
     }
 }
@@ -266,11 +268,12 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
         .first()
         .cloned()
         .unwrap_or_else(paths::host_name);
-    let auth = Authenticator::new(
+    let mut auth = Authenticator::new(
         realm,
         NonceKey::new(random_bytes()?),
         config.auth.nonce_lifetime,
     );
+    auth.set_algorithms(config.auth.algorithms.clone());
     let mut registrar = Registrar::new(policy(&config));
     let bindings_path = paths.state_dir.join(BINDINGS_FILE);
     match state::read(&bindings_path) {

@@ -73,6 +73,18 @@ impl Daemon {
         phones: &[Phone],
         extra_listen: &[&str],
     ) -> Daemon {
+        Daemon::start_with(tag, ip, domain, phones, extra_listen, "")
+    }
+
+    /// [`Daemon::start`] with extra config text appended (whole TOML tables).
+    pub fn start_with(
+        tag: &str,
+        ip: &str,
+        domain: &str,
+        phones: &[Phone],
+        extra_listen: &[&str],
+        extra_toml: &str,
+    ) -> Daemon {
         let dir = TempDir::new(tag);
         let host = if ip.contains(':') {
             format!("[{ip}]")
@@ -81,7 +93,7 @@ impl Daemon {
         };
         let mut listen = vec![format!("udp:{host}:0"), format!("tcp:{host}:0")];
         listen.extend(extra_listen.iter().map(|s| s.to_string()));
-        let d = Daemon::configure(dir, domain, &listen, phones, "");
+        let d = Daemon::configure(dir, domain, &listen, phones, extra_toml);
         d.spawn()
     }
 

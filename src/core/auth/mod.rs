@@ -125,6 +125,8 @@ pub struct Authenticator {
     /// can take `&self`.
     salt: AtomicU64,
     nc: NcTable,
+    /// Offered, in this order; answers with any other algorithm are refused.
+    algorithms: Vec<Algorithm>,
 }
 
 impl fmt::Debug for Authenticator {
@@ -185,6 +187,7 @@ impl Authenticator {
             nonce_lifetime,
             salt: AtomicU64::new(0),
             nc: NcTable::new(NC_TABLE_CAPACITY),
+            algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
         }
     }
 
@@ -192,7 +195,15 @@ impl Authenticator {
         &self.realm
     }
 
-    /// Header VALUES for a challenge: SHA-256 first, then MD5, sharing one fresh nonce. The
+    /// Which algorithms to offer, in order (default SHA-256 then MD5, RFC 8760 §2.4). Answers
+    /// with an algorithm not offered are rejected. An empty list keeps the current one.
+    pub fn set_algorithms(&mut self, algorithms: Vec<Algorithm>) {
+        if !algorithms.is_empty() {
+            self.algorithms = algorithms;
+        }
+    }
+
+    /// Header VALUES for a challenge: one per offered algorithm, sharing one fresh nonce. The
     /// caller puts each in its own WWW-Authenticate (401, for REGISTER) or Proxy-Authenticate
     /// (407) header.
     pub fn challenge(&self, now: Time, stale: bool) -> Vec<String> {
@@ -200,7 +211,7 @@ impl Authenticator {
         let nonce = self.key.mint(millis(now.since_origin()), salt, &self.realm);
         let realm = quote(&self.realm);
         let stale = if stale { ", stale=true" } else { "" };
-        [Algorithm::Sha256, Algorithm::Md5]
+        self.algorithms
             .iter()
             .map(|alg| {
                 format!(
@@ -326,6 +337,9 @@ impl Authenticator {
             Some(token) => Algorithm::from_token(token)
                 .ok_or_else(|| Reject::UnsupportedAlgorithm(token.to_string()))?,
         };
+        if !self.algorithms.contains(&algorithm) {
+            return Err(Reject::UnsupportedAlgorithm(algorithm.token().to_string()));
+        }
         let qop = match params.get("qop") {
             None => None,
             Some(q) if q.eq_ignore_ascii_case("auth") => {

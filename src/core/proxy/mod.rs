@@ -143,6 +143,11 @@ impl Proxy {
         self.locality = locality;
     }
 
+    /// The digest algorithms to offer, in order (config reload).
+    pub fn set_auth_algorithms(&mut self, algorithms: Vec<crate::core::auth::Algorithm>) {
+        self.auth.set_algorithms(algorithms);
+    }
+
     /// The passwords of the extensions, by extension name (loaded by the shell from the keyring).
     pub fn set_secrets(&mut self, secrets: HashMap<String, String>) {
         self.secrets = secrets;
