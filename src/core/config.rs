@@ -1145,4 +1145,20 @@ name = "bob.desk"
             assert_eq!(s.parse::<Listen>().unwrap().to_string(), s);
         }
     }
+
+    #[test]
+    fn digest_algorithms_default_order_and_validation() {
+        use crate::core::auth::Algorithm;
+        assert_eq!(
+            parse("").unwrap().auth.algorithms,
+            vec![Algorithm::Sha256, Algorithm::Md5]
+        );
+        let c = parse("[auth]\nalgorithms = [\"MD5\"]").unwrap();
+        assert_eq!(c.auth.algorithms, vec![Algorithm::Md5]);
+        for bad in ["[]", "[\"SHA-512\"]", "[\"MD5\", \"md5\"]"] {
+            let e = parse(&format!("[auth]\nalgorithms = {bad}")).unwrap_err();
+            let (_, line, key, _) = invalid(e);
+            assert_eq!((line, key.as_str()), (Some(2), "auth.algorithms"), "{bad}");
+        }
+    }
 }

@@ -532,3 +532,46 @@ fn debug_output_holds_no_key() {
     let dbg = format!("{a:?}");
     assert!(!dbg.contains("171") && !dbg.contains("ab, ab"), "{dbg}");
 }
+
+#[test]
+fn offered_algorithms_follow_the_configured_order_and_nothing_else_is_accepted() {
+    let mut a = auth();
+    a.set_algorithms(vec![Algorithm::Md5]);
+    let ch = a.challenge(at(0), false);
+    assert_eq!(ch.len(), 1, "{ch:?}");
+    assert!(ch[0].contains("algorithm=MD5"));
+    let nonce = nonce_of(&ch[0]);
+    let mut sha = alice(nonce.clone(), 1);
+    sha.alg = Some(Algorithm::Sha256);
+    let v = a.verify(
+        &Method::Register,
+        &sha.header("REGISTER", "sip:alice.test"),
+        at(1),
+        secrets,
+    );
+    assert!(
+        matches!(v, Verdict::Rejected(Reject::UnsupportedAlgorithm(_))),
+        "{v:?}"
+    );
+    let mut md5 = alice(nonce, 2);
+    md5.alg = Some(Algorithm::Md5);
+    assert_eq!(
+        a.verify(
+            &Method::Register,
+            &md5.header("REGISTER", "sip:alice.test"),
+            at(1),
+            secrets
+        ),
+        ok("alice")
+    );
+
+    a.set_algorithms(vec![Algorithm::Md5, Algorithm::Sha256]);
+    let ch = a.challenge(at(0), false);
+    assert!(ch[0].contains("algorithm=MD5") && ch[1].contains("algorithm=SHA-256"));
+    a.set_algorithms(Vec::new());
+    assert_eq!(
+        a.challenge(at(0), false).len(),
+        2,
+        "an empty list keeps the current one"
+    );
+}
