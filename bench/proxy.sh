@@ -49,6 +49,8 @@ domains = ["bench.test"]
 listen = ["udp:$PROXY"]
 [registrar]
 max_expires = 7200
+[auth]
+algorithms = ["MD5"]   # SIPp 3.6 knows only MD5
 [secrets]
 store = "file"
 [[extension]]

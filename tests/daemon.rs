@@ -477,3 +477,141 @@ fn sighup_reload_adds_a_phone_without_losing_registrations() {
         "alice's binding survived the reload"
     );
 }
+
+#[test]
+fn tcp_answers_on_the_same_connection_and_pongs_keepalives() {
+    use std::io::{Read, Write};
+    let d = Daemon::start("tcp", "127.0.0.1", "alice.test", &[ALICE], &[]);
+    let mut s = std::net::TcpStream::connect(d.tcp).unwrap();
+    s.set_read_timeout(Some(common::WAIT)).unwrap();
+    let local = s.local_addr().unwrap();
+    // RFC 5626 §4.4.1: a CRLFCRLF ping gets a CRLF pong
+    s.write_all(b"\r\n\r\n").unwrap();
+    let mut pong = [0u8; 2];
+    s.read_exact(&mut pong).unwrap();
+    assert_eq!(&pong, b"\r\n");
+    // a request split over two writes is framed by Content-Length and answered on this connection
+    let req = format!(
+        "OPTIONS sip:alice.test SIP/2.0\r\nVia: SIP/2.0/TCP {local};branch=z9hG4bKtcp1\r\nMax-Forwards: 70\r\nFrom: <sip:x@example.net>;tag=1\r\nTo: <sip:alice.test>\r\nCall-ID: tcp1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    let (a, b) = req.as_bytes().split_at(40);
+    s.write_all(a).unwrap();
+    s.flush().unwrap();
+    s.write_all(b).unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = s.read(&mut chunk).unwrap();
+        assert!(n > 0, "connection closed before the answer");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let text = String::from_utf8_lossy(&buf);
+    assert!(text.starts_with("SIP/2.0 200 OK\r\n"), "{text}");
+    // a malformed but framed request gets its 400 and the stream stays usable
+    let bad = req
+        .replace("CSeq: 1 OPTIONS", "CSeq: 2 INVITE")
+        .replace("tcp1", "tcp2");
+    s.write_all(bad.as_bytes()).unwrap();
+    let mut buf = Vec::new();
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = s.read(&mut chunk).unwrap();
+        assert!(n > 0, "connection closed after a malformed message");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    assert!(
+        String::from_utf8_lossy(&buf).starts_with("SIP/2.0 400"),
+        "{}",
+        String::from_utf8_lossy(&buf)
+    );
+}
+
+#[test]
+fn a_taken_port_is_a_clear_error_naming_the_setting() {
+    let first = Daemon::start("port1", "127.0.0.1", "alice.test", &[ALICE], &[]);
+    let dir = common::TempDir::new("port2");
+    let second = Daemon::configure(
+        dir,
+        "alice.test",
+        &[format!("udp:{}", first.udp)],
+        &[ALICE],
+        "",
+    );
+    let out = std::process::Command::new(common::bin("sipwitchd"))
+        .arg("--config")
+        .arg(second.config_file())
+        .env("SIPWITCH_STATE_DIR", second.dir.path().join("state"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("server.listen") && err.contains(&first.udp.to_string()),
+        "{err}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "no listening line for a socket that was not bound"
+    );
+}
+
+/// `sipwitchd` with no config file at all, in a network namespace of its own (so port 5060
+/// is free and nothing leaves the machine): the embedded defaults make a working registrar for
+/// `$USER` on UDP and TCP port 5060, IPv4 and IPv6.
+#[test]
+fn embedded_defaults_run_a_working_system() {
+    let dir = common::TempDir::new("defaults");
+    let script = format!(
+        "ip link set lo up && exec {} ",
+        common::bin("sipwitchd").display()
+    );
+    let mut child = std::process::Command::new("unshare")
+        .args(["-n", "sh", "-c", &script])
+        .env("HOME", dir.path())
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .env("SIPWITCH_STATE_DIR", dir.path().join("state"))
+        .env("USER", "tester")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("unshare (util-linux) is needed; run as root");
+    let stdout = child.stdout.take().unwrap();
+    let lines = std::thread::spawn(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .take(4)
+            .collect::<Vec<_>>()
+    });
+    let deadline = std::time::Instant::now() + common::WAIT;
+    while !lines.is_finished() {
+        if std::time::Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let lines = lines.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for want in [
+        "listening on udp 0.0.0.0:5060",
+        "listening on tcp 0.0.0.0:5060",
+        "listening on udp [::]:5060",
+        "listening on tcp [::]:5060",
+    ] {
+        assert!(
+            lines.iter().any(|l| l == want),
+            "missing {want:?} in {lines:?}\n{stderr}"
+        );
+    }
+    assert!(
+        stderr.contains("extensions=1"),
+        "one extension for $USER: {stderr}"
+    );
+    assert!(
+        stderr.contains("\"tester\"") || stderr.contains("tester"),
+        "{stderr}"
+    );
+}

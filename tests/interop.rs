@@ -154,3 +154,106 @@ fn baresip_phones_register_and_call_with_audio_both_ways() {
     assert_eq!(field(&r, "established"), "True/True", "{out}");
     assert_eq!(field(&r, "failed_checks"), "0", "{out}");
 }
+
+/// One extension, two SIPp phones: both ring, the one that answers wins, and the one that
+/// keeps ringing is CANCELled by the daemon (its scenario passes only if the CANCEL and the
+/// ACK for its 487 arrive).
+#[test]
+fn sipp_two_phones_ring_the_first_answer_wins_the_other_is_cancelled() {
+    let ip = "127.0.0.24";
+    let d = start("i-fork", ip, &[("bob", "101", "bobpw-Long2")], &[]);
+    let work = TempDir::new("i-fork-work");
+    let (answering, ringing) = (format!("{ip}:5070"), format!("{ip}:5072"));
+    for phone in [&answering, &ringing] {
+        let (ok, out) = run_script(
+            "sipp-register.sh",
+            &[
+                ("START_KAMAILIO", "0".into()),
+                ("REGISTRAR", hostport(d.udp)),
+                ("DOMAIN", "alice.test".into()),
+                ("USERS", "bob:bobpw-Long2".into()),
+                ("ROUNDS", "1".into()),
+                ("EXPIRES", "600".into()),
+                ("BAD_PASSWORD_TEST", "0".into()),
+                ("UAC_ADDR", phone.clone()),
+            ],
+            work.path(),
+        );
+        assert!(ok, "registering {phone} failed:\n{out}\n{}", d.log());
+    }
+    // the phone that only rings
+    let ring_dir = work.path().join("ringing");
+    std::fs::create_dir_all(&ring_dir).unwrap();
+    let ringer = std::process::Command::new("sipp")
+        .current_dir(&ring_dir)
+        .args(["-sf"])
+        .arg(common::harness("sipp/uas-ring.xml"))
+        .args([
+            "-i", ip, "-p", "5072", "-mp", "16300", "-m", "1", "-nostdin", "-timeout", "60",
+        ])
+        .args(["-trace_msg", "-trace_err"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ringer = KillOnDrop(ringer);
+    // wait until it listens, then call bob once; the other phone (sipp-call.sh's UAS) answers
+    let deadline = std::time::Instant::now() + common::WAIT;
+    while std::net::UdpSocket::bind(&ringing).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the ringing phone never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let (ok, out) = run_script(
+        "sipp-call.sh",
+        &[
+            ("START_KAMAILIO", "0".into()),
+            ("PROXY", hostport(d.udp)),
+            ("UAS_ADDR", answering),
+            ("UAC_ADDR", format!("{ip}:5061")),
+            ("RURI", "sip:bob@alice.test".into()),
+            ("CALLS", "1".into()),
+            ("RATE", "1".into()),
+        ],
+        work.path(),
+    );
+    assert!(ok, "the call failed:\n{out}\n{}", d.log());
+    assert_eq!(
+        field(&result_fields(&out, "RESULT sipp-call"), "successful"),
+        "1",
+        "{out}"
+    );
+    let status = ringer.wait_within(common::WAIT);
+    assert_eq!(
+        status,
+        Some(0),
+        "the ringing phone was not CANCELled (and ACKed) as it should be:\n{}",
+        d.log()
+    );
+}
+
+/// Kills a child process when the test ends, however it ends.
+struct KillOnDrop(std::process::Child);
+
+impl KillOnDrop {
+    /// The exit code if the process ends within `limit`.
+    fn wait_within(mut self, limit: std::time::Duration) -> Option<i32> {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.0.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -65,10 +65,36 @@ impl Bound {
     }
 }
 
+/// Binds a listening socket. IPv6 sockets are IPv6-only, so that the default `[::]:5060` and
+/// `0.0.0.0:5060` can both be bound (Linux makes `[::]` dual-stack otherwise, and the second
+/// bind fails with "address in use").
 pub async fn bind(transport: Transport, addr: SocketAddr) -> io::Result<Bound> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let domain = if addr.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
+    let (ty, proto) = match transport {
+        Transport::Udp => (Type::DGRAM, Protocol::UDP),
+        Transport::Tcp => (Type::STREAM, Protocol::TCP),
+    };
+    let socket = Socket::new(domain, ty, Some(proto))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    if transport == Transport::Tcp {
+        // A restarted daemon must not wait for the old connections' TIME_WAIT to end.
+        socket.set_reuse_address(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
     Ok(match transport {
-        Transport::Udp => Bound::Udp(Arc::new(UdpSocket::bind(addr).await?)),
-        Transport::Tcp => Bound::Tcp(TcpListener::bind(addr).await?),
+        Transport::Udp => Bound::Udp(Arc::new(UdpSocket::from_std(socket.into())?)),
+        Transport::Tcp => {
+            socket.listen(1024)?;
+            Bound::Tcp(TcpListener::from_std(socket.into())?)
+        }
     })
 }
 
