@@ -52,6 +52,26 @@ fn sipp_register_with_digest_right_and_wrong_passwords() {
     assert_eq!(field(&bad, "responses"), "403x6", "{out}");
 }
 
+/// Registers `phone` (a SIPp UAS address, before that UAS starts) as extension bob, from the
+/// phone's own address, so that calls for bob reach it.
+fn register_bob_at(d: &Daemon, work: &TempDir, phone: &str) {
+    let (ok, out) = run_script(
+        "sipp-register.sh",
+        &[
+            ("START_KAMAILIO", "0".into()),
+            ("REGISTRAR", hostport(d.udp)),
+            ("DOMAIN", "alice.test".into()),
+            ("USERS", "bob:bobpw-Long2".into()),
+            ("ROUNDS", "1".into()),
+            ("EXPIRES", "600".into()),
+            ("BAD_PASSWORD_TEST", "0".into()),
+            ("UAC_ADDR", phone.to_owned()),
+        ],
+        work.path(),
+    );
+    assert!(ok, "registering {phone} failed:\n{out}\n{}", d.log());
+}
+
 /// Registers a SIPp UAS address as extension `bob`, then runs SIPp calls UAC -> daemon -> UAS.
 fn sipp_calls(tag: &str, ip: &str, uac_args: &str, extra_listen: &[&str]) {
     let bracket = |ip: &str| {
@@ -64,22 +84,7 @@ fn sipp_calls(tag: &str, ip: &str, uac_args: &str, extra_listen: &[&str]) {
     let d = start(tag, ip, &[("bob", "101", "bobpw-Long2")], extra_listen);
     let work = TempDir::new(&format!("{tag}-work"));
     let uas = format!("{}:5070", bracket(ip));
-    // The registration is made from the UAS's own address, so calls for bob reach it.
-    let (ok, out) = run_script(
-        "sipp-register.sh",
-        &[
-            ("START_KAMAILIO", "0".into()),
-            ("REGISTRAR", hostport(d.udp)),
-            ("DOMAIN", "alice.test".into()),
-            ("USERS", "bob:bobpw-Long2".into()),
-            ("ROUNDS", "1".into()),
-            ("EXPIRES", "600".into()),
-            ("BAD_PASSWORD_TEST", "0".into()),
-            ("UAC_ADDR", uas.clone()),
-        ],
-        work.path(),
-    );
-    assert!(ok, "registering the UAS failed:\n{out}\n{}", d.log());
+    register_bob_at(&d, &work, &uas);
     let proxy = if uac_args.contains("t1") {
         d.tcp
     } else {
@@ -165,21 +170,7 @@ fn sipp_two_phones_ring_the_first_answer_wins_the_other_is_cancelled() {
     let work = TempDir::new("i-fork-work");
     let (answering, ringing) = (format!("{ip}:5070"), format!("{ip}:5072"));
     for phone in [&answering, &ringing] {
-        let (ok, out) = run_script(
-            "sipp-register.sh",
-            &[
-                ("START_KAMAILIO", "0".into()),
-                ("REGISTRAR", hostport(d.udp)),
-                ("DOMAIN", "alice.test".into()),
-                ("USERS", "bob:bobpw-Long2".into()),
-                ("ROUNDS", "1".into()),
-                ("EXPIRES", "600".into()),
-                ("BAD_PASSWORD_TEST", "0".into()),
-                ("UAC_ADDR", phone.clone()),
-            ],
-            work.path(),
-        );
-        assert!(ok, "registering {phone} failed:\n{out}\n{}", d.log());
+        register_bob_at(&d, &work, phone);
     }
     // the phone that only rings
     let ring_dir = work.path().join("ringing");

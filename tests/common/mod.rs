@@ -239,6 +239,19 @@ impl Daemon {
         std::fs::read_to_string(self.dir.path().join("sipwitchd.log")).unwrap_or_default()
     }
 
+    /// Waits (bounded) until the daemon's log contains `needle`, i.e. until it did something.
+    pub fn wait_for_log(&self, needle: &str) {
+        let deadline = Instant::now() + WAIT;
+        while !self.log().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "the daemon never logged {needle:?}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map(|c| c.id()).unwrap_or(0)
     }

@@ -495,3 +495,51 @@ fn received_and_rport_are_added_for_natted_phones() {
     assert_eq!(via.received(), Some("203.0.113.7"));
     assert_eq!(via.rport(), Some(Some(40123)));
 }
+
+#[test]
+fn a_natted_phone_is_reached_through_its_flow_not_its_private_contact() {
+    let mut p = proxy();
+    let caller = addr(CALLER);
+    let public = addr("203.0.113.7:40123");
+    // registered from behind a NAT: Contact and Via name the private address
+    let private = "192.168.1.5:5060";
+    for (cseq, auth) in [(1, None), (2, Some(()))] {
+        let mut text = register_text(public, "alice", cseq, 600, None)
+            .replace(
+                &format!("Via: SIP/2.0/UDP {public}"),
+                &format!("Via: SIP/2.0/UDP {private}"),
+            )
+            .replace(
+                &format!("Contact: <sip:alice@{public}>"),
+                &format!("Contact: <sip:alice@{private}>"),
+            );
+        if auth.is_some() {
+            let www = p.auth.challenge(at(0.0), false).remove(0);
+            let cred = digest(&www, "alice", "apw", "REGISTER", &format!("sip:{DOMAIN}"));
+            text = text.replace(
+                "Content-Length: 0",
+                &format!("Authorization: {cred}\nContent-Length: 0"),
+            );
+        }
+        deliver(&mut p, public, &text, at(0.0));
+    }
+    let out = drain(&mut p);
+    assert_eq!(responses_to(&out, public).last().unwrap().status, 200);
+    deliver(
+        &mut p,
+        caller,
+        &invite_text(caller, "sip:alice@alice.test", "nat1", ""),
+        at(1.0),
+    );
+    let out = drain(&mut p);
+    let inv = requests_to(&out, public).remove(0);
+    assert_eq!(
+        inv.uri.to_string(),
+        format!("sip:alice@{private}"),
+        "the Request-URI is the phone's own contact"
+    );
+    assert!(
+        out.iter().all(|(a, _)| a.to_string() != private),
+        "nothing is sent to the private address"
+    );
+}

@@ -566,15 +566,12 @@ impl Transactions {
         } else {
             tx.machine.deadline()
         };
-        if tx.scheduled != deadline {
-            if let Some(old) = tx.scheduled {
-                self.timers.remove(&(old, TxRef::Client(id)));
-            }
-            if let Some(new) = deadline {
-                self.timers.insert((new, TxRef::Client(id)));
-            }
-            tx.scheduled = deadline;
-        }
+        reschedule(
+            &mut self.timers,
+            &mut tx.scheduled,
+            deadline,
+            TxRef::Client(id),
+        );
         if terminated {
             if let Some(key) = &tx.key
                 && self.client_keys.get(key) == Some(&id)
@@ -597,15 +594,12 @@ impl Transactions {
         } else {
             tx.machine.deadline()
         };
-        if tx.scheduled != deadline {
-            if let Some(old) = tx.scheduled {
-                self.timers.remove(&(old, TxRef::Server(id)));
-            }
-            if let Some(new) = deadline {
-                self.timers.insert((new, TxRef::Server(id)));
-            }
-            tx.scheduled = deadline;
-        }
+        reschedule(
+            &mut self.timers,
+            &mut tx.scheduled,
+            deadline,
+            TxRef::Server(id),
+        );
         if terminated {
             if self.server_keys.get(&tx.key) == Some(&id) {
                 self.server_keys.remove(&tx.key);
@@ -678,4 +672,23 @@ impl Transactions {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Moves a transaction's entry in the timer queue from `scheduled` to `deadline`.
+fn reschedule(
+    timers: &mut BTreeSet<(Time, TxRef)>,
+    scheduled: &mut Option<Time>,
+    deadline: Option<Time>,
+    who: TxRef,
+) {
+    if *scheduled == deadline {
+        return;
+    }
+    if let Some(old) = scheduled.take() {
+        timers.remove(&(old, who));
+    }
+    if let Some(new) = deadline {
+        timers.insert((new, who));
+    }
+    *scheduled = deadline;
 }
