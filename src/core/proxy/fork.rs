@@ -64,6 +64,11 @@ impl<B: Copy + PartialEq> Fork<B> {
         }
     }
 
+    /// Every branch, answered or not.
+    pub fn branches(&self) -> impl Iterator<Item = B> + '_ {
+        self.branches.iter().map(|b| b.id)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.branches.is_empty()
     }

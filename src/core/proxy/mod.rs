@@ -53,7 +53,8 @@ pub enum Event {
 #[derive(Debug)]
 struct Context {
     fork: Fork<ClientTxId>,
-    /// The request as received (after rport processing), for synthetic answers.
+    /// The request as received (after rport processing), cut down to what a synthetic answer
+    /// copies (Via, From, To, Call-ID, CSeq): contexts are many under load.
     request: Request,
     live_branches: usize,
 }
@@ -840,6 +841,7 @@ impl Proxy {
         }
         debug!(branches = branches.len(), "forwarded");
         let live_branches = branches.len();
+        let req = answer_template(req);
         self.contexts.insert(
             id,
             Context {
@@ -952,6 +954,15 @@ impl Proxy {
         match self.txs.on_response(&resp, now) {
             Some(cid) => {
                 let Some(&sid) = self.branch_owner.get(&cid) else {
+                    // The call's context is gone: a late 2xx retransmission still goes up.
+                    if (200..300).contains(&resp.status)
+                        && resp
+                            .headers
+                            .cseq()
+                            .is_ok_and(|c| c.method == Method::Invite)
+                    {
+                        self.forward_response_statelessly(resp);
+                    }
                     return;
                 };
                 if self.timer_c_at.get(&cid).is_some_and(|t| !t.cancelled) {
@@ -987,9 +998,12 @@ impl Proxy {
             match action {
                 ForkAction::Forward(mut resp) => {
                     resp.headers.pop_front(&HeaderName::Via);
-                    if let Err(e) = self.txs.respond(sid, resp.clone(), now) {
+                    // A 2xx must get through even if the server transaction is gone (§16.7
+                    // step 5); only then is a copy worth its cost.
+                    let fallback = (200..300).contains(&resp.status).then(|| resp.clone());
+                    if let Err(e) = self.txs.respond(sid, resp, now) {
                         debug!(?e, "server transaction gone; forwarding statelessly");
-                        if (200..300).contains(&resp.status) {
+                        if let Some(resp) = fallback {
                             self.send_by_via(resp);
                         }
                     }
@@ -1001,6 +1015,25 @@ impl Proxy {
                     self.arm_timer_c(cid, now + wait, true);
                 }
             }
+        }
+        self.forget_if_finished(sid);
+    }
+
+    /// A context whose every branch has answered and whose answer went upstream is done: late
+    /// 2xx retransmissions are forwarded statelessly by their Via from now on, so nothing of
+    /// the call needs to stay in memory while the transactions wait out their timers.
+    fn forget_if_finished(&mut self, sid: ServerTxId) {
+        let Some(ctx) = self.contexts.get(&sid) else {
+            return;
+        };
+        if !ctx.fork.is_finished() {
+            return;
+        }
+        let branches: Vec<ClientTxId> = ctx.fork.branches().collect();
+        self.contexts.remove(&sid);
+        for cid in branches {
+            self.branch_owner.remove(&cid);
+            self.disarm_timer_c(cid);
         }
     }
 
@@ -1146,6 +1179,35 @@ fn add_to_tag(resp: &mut Response, ids: &mut Ids) {
 /// Same host and port (for matching a phone's Contact when its URI parameters differ).
 fn same_address(a: &SipUri, b: &SipUri) -> bool {
     a.host == b.host && a.port.unwrap_or(5060) == b.port.unwrap_or(5060) && a.user == b.user
+}
+
+/// The part of a request that a locally generated answer copies (§8.2.6.2).
+fn answer_template(req: Request) -> Request {
+    let Request {
+        method,
+        uri,
+        headers,
+        ..
+    } = req;
+    let mut kept = crate::core::msg::Headers::new();
+    for h in headers.0 {
+        if matches!(
+            h.name,
+            HeaderName::Via
+                | HeaderName::From
+                | HeaderName::To
+                | HeaderName::CallId
+                | HeaderName::CSeq
+        ) {
+            kept.0.push(h);
+        }
+    }
+    Request {
+        method,
+        uri,
+        headers: kept,
+        body: Vec::new(),
+    }
 }
 
 #[cfg(test)]

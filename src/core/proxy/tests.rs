@@ -543,3 +543,38 @@ fn a_natted_phone_is_reached_through_its_flow_not_its_private_contact() {
         "nothing is sent to the private address"
     );
 }
+
+#[test]
+fn a_finished_call_leaves_no_context_and_late_2xx_still_go_up() {
+    let mut p = proxy();
+    let (caller, desk) = (addr(CALLER), addr(DESK));
+    register(&mut p, desk, "alice", "apw", 600, at(0.0));
+    deliver(
+        &mut p,
+        caller,
+        &invite_text(caller, "sip:alice@alice.test", "late", ""),
+        at(0.0),
+    );
+    let to_desk = requests_to(&drain(&mut p), desk).remove(0);
+    let ok = answer(&to_desk, 200, "d");
+    deliver_msg(&mut p, desk, &ok, at(0.5));
+    assert_eq!(
+        responses_to(&drain(&mut p), caller).last().unwrap().status,
+        200
+    );
+    assert!(
+        p.contexts.is_empty() && p.branch_owner.is_empty(),
+        "nothing kept for a finished call"
+    );
+    // the phone did not get the ACK yet and retransmits its 200: it still reaches the caller
+    deliver_msg(&mut p, desk, &ok, at(1.0));
+    let out = drain(&mut p);
+    let again = responses_to(&out, caller);
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].status, 200);
+    assert_eq!(
+        again[0].headers.vias().unwrap().len(),
+        1,
+        "our Via is removed"
+    );
+}
