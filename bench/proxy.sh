@@ -68,7 +68,7 @@ grep -q "listening on udp" "$dir/stdout" || { cat "$dir/stderr" >&2; exit 2; }
 START_KAMAILIO=0 REGISTRAR="$PROXY" DOMAIN=bench.test USERS="service:bench-password-1" ROUNDS=1 \
 	EXPIRES=7200 BAD_PASSWORD_TEST=0 UAC_ADDR="$UAS_ADDR" HARNESS_TMP="$work/register" \
 	bash "$harness/sipp-register.sh" >"$work/register.out" 2>&1 || { cat "$work/register.out" >&2; exit 2; }
-run_bench sipwitchd START_KAMAILIO=0 PROXY_PID="$pid" RURI="sip:service@bench.test"
+run_bench sipwitchd START_KAMAILIO=0 PROXY_PID="$pid" RURI="sip:service@bench.test" FROM_DOMAIN=example.net
 
 # Per-step table: mode cps planned success failed retrans elapsed rss_kB pss_kB cpu% unexp verdict
 table() { awk '$1=="proxy" && NF>=12 {print $2, $9, $10, $12}' "$work/$1/bench-proxy/bench.txt"; }

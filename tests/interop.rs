@@ -98,6 +98,8 @@ fn sipp_calls(tag: &str, ip: &str, uac_args: &str, extra_listen: &[&str]) {
             ("UAS_ADDR", uas),
             ("UAC_ADDR", format!("{}:5061", bracket(ip))),
             ("RURI", "sip:bob@alice.test".into()),
+            // callers from elsewhere: a From at our own domain or address must authenticate
+            ("FROM_DOMAIN", "example.net".into()),
             ("CALLS", "10".into()),
             ("RATE", "5".into()),
             ("UAC_SIPP_ARGS", uac_args.into()),
@@ -205,6 +207,8 @@ fn sipp_two_phones_ring_the_first_answer_wins_the_other_is_cancelled() {
             ("UAS_ADDR", answering),
             ("UAC_ADDR", format!("{ip}:5061")),
             ("RURI", "sip:bob@alice.test".into()),
+            // callers from elsewhere: a From at our own domain or address must authenticate
+            ("FROM_DOMAIN", "example.net".into()),
             ("CALLS", "1".into()),
             ("RATE", "1".into()),
         ],
@@ -247,4 +251,48 @@ impl Drop for KillOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// SIPVicious against the daemon: svwar (REGISTER, OPTIONS, INVITE; with the domain and with
+/// the bare IP) must not learn which extensions exist, and svcrack must not find even a
+/// 4-digit password (the brute-force brake refuses a guessing address before the right guess).
+#[test]
+fn sipvicious_finds_no_extension_and_cracks_no_password() {
+    let ip = "127.0.0.26";
+    let phones = [
+        ("alice", "100", "alicepw-Long1"),
+        ("bob", "101", "bobpw-Long2"),
+        ("carol", "1001", "1234"),
+    ];
+    let d = start("i-sipvicious", ip, &phones, &[]);
+    let work = TempDir::new("i-sipvicious-work");
+    let users: Vec<String> = phones.iter().map(|(n, _, p)| format!("{n}:{p}")).collect();
+    let (ok, out) = run_script(
+        "sipvicious-scan.sh",
+        &[
+            ("START_KAMAILIO", "0".into()),
+            ("REGISTRAR", hostport(d.udp)),
+            ("DOMAIN", "alice.test".into()),
+            ("USERS", users.join(" ")),
+            ("CRACK_USER", "carol".into()),
+            ("STRICT", "1".into()),
+        ],
+        work.path(),
+    );
+    assert!(ok, "sipvicious found something:\n{out}\n{}", d.log());
+    let svwar: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("RESULT svwar"))
+        .collect();
+    assert_eq!(svwar.len(), 6, "every svwar run reported: {out}");
+    assert!(
+        svwar.iter().all(|l| l.contains("real_users_leaked=[]")),
+        "{out}"
+    );
+    let crack = result_fields(&out, "RESULT svcrack");
+    assert_eq!(field(&crack, "cracked"), "no", "{out}");
+    assert!(
+        d.log().contains("too many failed authentications"),
+        "the brake engaged"
+    );
 }

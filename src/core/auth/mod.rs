@@ -114,6 +114,9 @@ pub enum Reject {
     WrongPassword(String),
     #[error("nonce count {nc:#x} of user {user:?} replayed")]
     Replay { user: String, nc: u32 },
+    /// Not checked at all: the sender failed too often (the proxy's brute-force brake).
+    #[error("the source is locked out after repeated failures")]
+    LockedOut,
 }
 
 /// Issues challenges and checks credentials for one realm.

@@ -8,6 +8,7 @@
 
 mod error;
 mod fork;
+mod guard;
 mod ids;
 mod local;
 
@@ -21,7 +22,7 @@ pub use error::Refusal;
 pub use fork::{Fork, ForkAction};
 pub use local::{Extension, Listener, Locality, sent_by};
 
-use crate::core::auth::{Authenticator, Verdict};
+use crate::core::auth::{Authenticator, Reject, Verdict};
 use crate::core::flow::{Flow, Transport};
 use crate::core::msg::{
     HeaderName, Host, Message, Method, ParseError, Request, Response, SipUri, Uri, Via,
@@ -66,6 +67,7 @@ pub struct Proxy {
     txs: Transactions,
     registrar: Registrar,
     auth: Authenticator,
+    guard: guard::AuthGuard,
     secrets: HashMap<String, String>,
     ids: Ids,
     seed: [u8; 32],
@@ -110,6 +112,7 @@ impl Proxy {
             txs,
             registrar,
             auth,
+            guard: guard::AuthGuard::new(),
             secrets: HashMap::new(),
             ids: Ids::new(seed),
             seed,
@@ -389,7 +392,7 @@ impl Proxy {
         // Loose routing: a Route set remains after removing ours. Only dialogs we are in, and
         // our own authenticated phones, may send us requests for elsewhere: no open relay.
         if let Some(next) = req.headers.routes(&HeaderName::Route)?.into_iter().next() {
-            if !self.may_relay(id, req, to_tag, routed_through_us, now)? {
+            if !self.may_relay(id, req, flow, to_tag, routed_through_us, now)? {
                 return Ok(Route::Answered);
             }
             let target_uri = next.uri.as_sip().ok_or(Refusal::UnsupportedScheme)?;
@@ -405,7 +408,7 @@ impl Proxy {
         // A request addressed to a registered phone's own contact (in-dialog requests of a
         // dialog whose route set is empty, or a GRUU-like URI): through its flow.
         if let Some(flow) = self.binding_flow_for_contact(&sip_uri, now) {
-            if !to_tag && !self.authenticate_caller(id, req, now)? {
+            if !to_tag && !self.authenticate_caller(id, req, flow, now)? {
                 return Ok(Route::Answered);
             }
             return Ok(Route::Forward(vec![(req.uri.clone(), flow)]));
@@ -415,7 +418,7 @@ impl Proxy {
             let Some(user) = sip_uri.user_unescaped().filter(|u| !u.is_empty()) else {
                 return self.answer_for_server(id, req, now);
             };
-            if !to_tag && !self.authenticate_caller(id, req, now)? {
+            if !to_tag && !self.authenticate_caller(id, req, flow, now)? {
                 return Ok(Route::Answered);
             }
             let ext = self
@@ -435,7 +438,7 @@ impl Proxy {
             return Ok(Route::Forward(targets));
         }
 
-        if !self.may_relay(id, req, to_tag, routed_through_us, now)? {
+        if !self.may_relay(id, req, flow, to_tag, routed_through_us, now)? {
             return Ok(Route::Answered);
         }
         let flow = self.flow_for(&sip_uri, now).ok_or(Refusal::NoRoute)?;
@@ -532,6 +535,7 @@ impl Proxy {
         &mut self,
         id: ServerTxId,
         req: &mut Request,
+        flow: Flow,
         in_dialog: bool,
         routed_through_us: bool,
         now: Time,
@@ -542,17 +546,18 @@ impl Proxy {
         if !self.is_local_caller(req)? {
             return Err(Refusal::RelayDenied);
         }
-        self.authenticate_caller(id, req, now)
+        self.authenticate_caller(id, req, flow, now)
     }
 
-    /// Whether the From header claims one of our extensions (then the sender must prove it).
+    /// Whether the From header claims to be one of us: then the sender must prove it. Any user
+    /// at our domain counts, existing or not, so that the answer (407) never tells a scanner
+    /// which extensions exist.
     fn is_local_caller(&self, req: &Request) -> Result<bool, Refusal> {
         let from = req.headers.from()?;
-        Ok(from.uri.as_sip().is_some_and(|u| {
-            self.locality.is_local_domain(&u.host)
-                && u.user_unescaped()
-                    .is_some_and(|user| self.locality.extension(&user).is_some())
-        }))
+        Ok(from
+            .uri
+            .as_sip()
+            .is_some_and(|u| self.locality.is_local_domain(&u.host)))
     }
 
     /// Requests claiming to come from one of our extensions must carry its credentials (407).
@@ -561,6 +566,7 @@ impl Proxy {
         &mut self,
         id: ServerTxId,
         req: &mut Request,
+        flow: Flow,
         now: Time,
     ) -> Result<bool, Refusal> {
         if !self.is_local_caller(req)? || req.method == Method::Ack || req.method == Method::Cancel
@@ -574,7 +580,7 @@ impl Proxy {
             .as_sip()
             .and_then(SipUri::user_unescaped)
             .unwrap_or_default();
-        match self.check_credentials(req, HeaderName::ProxyAuthorization, now) {
+        match self.check_credentials(req, HeaderName::ProxyAuthorization, flow, now) {
             Some(Verdict::Ok { user }) => {
                 let same = self
                     .locality
@@ -604,11 +610,13 @@ impl Proxy {
         }
     }
 
-    /// Verifies the first credentials for our realm, if any.
+    /// Verifies the first credentials for our realm, if any. A source that keeps failing is
+    /// refused for a while without its guesses being checked (see [`guard`]).
     fn check_credentials(
         &mut self,
         req: &Request,
         header: HeaderName,
+        flow: Flow,
         now: Time,
     ) -> Option<Verdict> {
         let value = req.headers.get_all(&header).find(|v| {
@@ -617,11 +625,24 @@ impl Proxy {
                 .and_then(|p| p.get("realm").map(|r| r == self.auth.realm()))
                 .unwrap_or(false)
         })?;
+        let source = flow.remote.ip();
+        if self.guard.is_locked(source, now) {
+            return Some(Verdict::Rejected(Reject::LockedOut));
+        }
         let secrets = &self.secrets;
-        Some(
-            self.auth
-                .verify(&req.method, value, now, |user| secrets.get(user).cloned()),
-        )
+        let verdict = self
+            .auth
+            .verify(&req.method, value, now, |user| secrets.get(user).cloned());
+        match &verdict {
+            Verdict::Ok { .. } => self.guard.succeeded(source),
+            Verdict::Rejected(_) => {
+                if self.guard.failed(source, now) {
+                    warn!(%source, lockout_s = guard::LOCKOUT.as_secs(), "too many failed authentications; refusing this address for a while");
+                }
+            }
+            Verdict::Stale => {}
+        }
+        Some(verdict)
     }
 
     fn challenge(&mut self, id: ServerTxId, req: &Request, status: u16, stale: bool, now: Time) {
@@ -664,7 +685,7 @@ impl Proxy {
         if self.unsupported_requirement(id, req, now) {
             return;
         }
-        let user = match self.check_credentials(req, HeaderName::Authorization, now) {
+        let user = match self.check_credentials(req, HeaderName::Authorization, flow, now) {
             Some(Verdict::Ok { user }) => user,
             Some(Verdict::Stale) => return self.challenge(id, req, 401, true, now),
             Some(Verdict::Rejected(why)) => {
