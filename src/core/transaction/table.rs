@@ -237,9 +237,11 @@ impl ServerMachine {
 pub struct Transactions {
     cfg: TimerConfig,
     next_id: u64,
-    clients: HashMap<ClientTxId, ClientTx>,
+    /// Boxed: a map's slots are preallocated in powers of two, and a transaction is ~170 bytes
+    /// against 8 for the box; tens of thousands of them linger for their absorb timers.
+    clients: HashMap<ClientTxId, Box<ClientTx>>,
     client_keys: HashMap<Arc<ClientKey>, ClientTxId>,
-    servers: HashMap<ServerTxId, ServerTx>,
+    servers: HashMap<ServerTxId, Box<ServerTx>>,
     server_keys: HashMap<Arc<ServerKey>, ServerTxId>,
     /// One entry per transaction with a pending timer: its earliest deadline.
     timers: BTreeSet<(Time, TxRef)>,
@@ -320,12 +322,12 @@ impl Transactions {
         self.server_keys.insert(Arc::clone(&key), id);
         self.servers.insert(
             id,
-            ServerTx {
+            Box::new(ServerTx {
                 flow,
                 key,
                 machine,
                 scheduled: None,
-            },
+            }),
         );
         if req.method == Method::Cancel {
             Incoming::Cancel { cancel: id, invite }
@@ -411,12 +413,12 @@ impl Transactions {
         };
         self.clients.insert(
             id,
-            ClientTx {
+            Box::new(ClientTx {
                 flow,
                 key,
                 machine,
                 scheduled: None,
-            },
+            }),
         );
         self.settle_client(id);
         id
