@@ -17,19 +17,26 @@ use super::timers::{Backoff, Fired, TimerConfig, earliest};
 use crate::core::msg::{Request, Response};
 use crate::core::time::Time;
 
+/// Each state holds only what it needs. Before a final response: the INVITE (its
+/// retransmissions are serialised from it, a CANCEL and the ACK for a non-2xx are built from it).
+/// After one, while the transaction lingers for Timers D and M: the ACK bytes to repeat, or
+/// nothing but a deadline.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum State {
     /// Waiting for any response. `a` retransmits (unreliable only), `b` gives up.
     Calling {
+        request: Box<Request>,
         a: Option<Backoff>,
         b: Time,
     },
     /// A provisional response came: no more retransmissions, and no timeout here (the proxy's
     /// Timer C, RFC 3261 §16.8, decides how long to wait).
-    Proceeding,
+    Proceeding {
+        request: Box<Request>,
+    },
     /// A 300–699 came and was ACKed; `ack` is re-sent for each retransmission of it until `d`.
     Completed {
-        ack: Vec<u8>,
+        ack: Box<[u8]>,
         d: Time,
     },
     /// A 2xx came: every further 2xx goes to the TU until `m`.
@@ -67,30 +74,57 @@ pub(crate) struct ClientInvite {
 }
 
 impl ClientInvite {
-    /// Enters Calling: Timer A (unreliable only) and Timer B.
-    pub(crate) fn new(now: Time, reliable: bool, cfg: &TimerConfig) -> ClientInvite {
+    /// Enters Calling with the INVITE the caller sends: Timer A (unreliable only) and Timer B.
+    pub(crate) fn new(
+        request: Request,
+        now: Time,
+        reliable: bool,
+        cfg: &TimerConfig,
+    ) -> ClientInvite {
         let state = State::Calling {
+            request: Box::new(request),
             a: Backoff::start(now, reliable, cfg),
             b: now + cfg.t1x64(),
         };
         ClientInvite { state, reliable }
     }
 
-    /// A response matching this transaction. `invite` is the request we sent (for the ACK).
+    /// The INVITE, until a final response comes.
+    pub(crate) fn request(&self) -> Option<&Request> {
+        match &self.state {
+            State::Calling { request, .. } | State::Proceeding { request } => Some(request),
+            State::Completed { .. } | State::Accepted { .. } | State::Terminated => None,
+        }
+    }
+
+    /// What the state retains, in serialised bytes (request included), to prove that
+    /// completed transactions let go of what they no longer need.
+    #[cfg(test)]
+    pub(crate) fn held_bytes(&self) -> usize {
+        match &self.state {
+            State::Calling { request, .. } | State::Proceeding { request } => {
+                request.to_bytes().len()
+            }
+            State::Completed { ack, .. } => ack.len(),
+            State::Accepted { .. } | State::Terminated => 0,
+        }
+    }
+
+    /// A response matching this transaction.
     pub(crate) fn on_response(
         &mut self,
-        invite: &Request,
         resp: &Response,
         now: Time,
         cfg: &TimerConfig,
     ) -> ResponseStep {
         let status = resp.status;
-        match &self.state {
-            State::Calling { .. } | State::Proceeding => match status {
+        // Taken by value so that the INVITE moves on, or is dropped, with the state.
+        match std::mem::replace(&mut self.state, State::Terminated) {
+            State::Calling { request, .. } | State::Proceeding { request } => match status {
                 100..=199 => {
                     // RFC 3261 §17.1.1.2: every provisional goes up, retransmitted or not; the
                     // proxy needs each one to refresh Timer C.
-                    self.state = State::Proceeding;
+                    self.state = State::Proceeding { request };
                     ResponseStep::DELIVER
                 }
                 200..=299 => {
@@ -100,16 +134,14 @@ impl ClientInvite {
                     ResponseStep::DELIVER
                 }
                 _ => {
-                    let ack = build_ack(invite, resp).to_bytes();
+                    let ack = build_ack(&request, resp).to_bytes();
                     let d = cfg.timer_d(self.reliable);
-                    self.state = if d.is_zero() {
-                        State::Terminated
-                    } else {
-                        State::Completed {
-                            ack: ack.clone(),
+                    if !d.is_zero() {
+                        self.state = State::Completed {
+                            ack: ack.as_slice().into(),
                             d: now + d,
-                        }
-                    };
+                        };
+                    }
                     ResponseStep {
                         deliver: true,
                         send: Some(ack),
@@ -117,12 +149,20 @@ impl ClientInvite {
                 }
             },
             // The final response was retransmitted because our ACK was lost: ACK again.
-            State::Completed { ack, .. } if status >= 300 => ResponseStep {
-                deliver: false,
-                send: Some(ack.clone()),
-            },
-            State::Accepted { .. } if (200..=299).contains(&status) => ResponseStep::DELIVER,
-            State::Completed { .. } | State::Accepted { .. } | State::Terminated => {
+            State::Completed { ack, d } if status >= 300 => {
+                let send = Some(ack.to_vec());
+                self.state = State::Completed { ack, d };
+                ResponseStep {
+                    deliver: false,
+                    send,
+                }
+            }
+            accepted @ State::Accepted { .. } if (200..=299).contains(&status) => {
+                self.state = accepted;
+                ResponseStep::DELIVER
+            }
+            other @ (State::Completed { .. } | State::Accepted { .. } | State::Terminated) => {
+                self.state = other;
                 ResponseStep::ABSORB
             }
         }
@@ -151,20 +191,20 @@ impl ClientInvite {
     /// The next instant a timer fires.
     pub(crate) fn deadline(&self) -> Option<Time> {
         match &self.state {
-            State::Calling { a, b } => earliest(a.map(|a| a.at), Some(*b)),
+            State::Calling { a, b, .. } => earliest(a.map(|a| a.at), Some(*b)),
             State::Completed { d, .. } => Some(*d),
             State::Accepted { m } => Some(*m),
-            State::Proceeding | State::Terminated => None,
+            State::Proceeding { .. } | State::Terminated => None,
         }
     }
 
     /// No final response yet: a transport error must be reported to the TU as a 503.
     pub(crate) fn awaiting_final(&self) -> bool {
-        matches!(self.state, State::Calling { .. } | State::Proceeding)
+        matches!(self.state, State::Calling { .. } | State::Proceeding { .. })
     }
 
     pub(crate) fn is_terminated(&self) -> bool {
-        self.state == State::Terminated
+        matches!(self.state, State::Terminated)
     }
 
     pub(crate) fn terminate(&mut self) {

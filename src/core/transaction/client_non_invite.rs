@@ -7,17 +7,22 @@
 //! ```
 
 use super::timers::{Backoff, Fired, TimerConfig, earliest};
+use crate::core::msg::Request;
 use crate::core::time::Time;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Each state holds only what it needs: the request (retransmissions are serialised from it)
+/// until a final response, then, while Timer K runs, nothing but the deadline.
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum State {
     /// `e` retransmits (unreliable only; doubling, capped at T2), `f` gives up.
     Trying {
+        request: Box<Request>,
         e: Option<Backoff>,
         f: Time,
     },
     /// As Trying, but Timer E re-arms with T2 each time it fires.
     Proceeding {
+        request: Box<Request>,
         e: Option<Backoff>,
         f: Time,
     },
@@ -37,32 +42,55 @@ pub(crate) struct ClientNonInvite {
 }
 
 impl ClientNonInvite {
-    /// Enters Trying: Timer E (unreliable only) and Timer F.
-    pub(crate) fn new(now: Time, reliable: bool, cfg: &TimerConfig) -> ClientNonInvite {
+    /// Enters Trying with the request the caller sends: Timer E (unreliable only) and Timer F.
+    pub(crate) fn new(
+        request: Request,
+        now: Time,
+        reliable: bool,
+        cfg: &TimerConfig,
+    ) -> ClientNonInvite {
         let state = State::Trying {
+            request: Box::new(request),
             e: Backoff::start(now, reliable, cfg),
             f: now + cfg.t1x64(),
         };
         ClientNonInvite { state, reliable }
     }
 
+    /// The request, until a final response comes.
+    pub(crate) fn request(&self) -> Option<&Request> {
+        match &self.state {
+            State::Trying { request, .. } | State::Proceeding { request, .. } => Some(request),
+            State::Completed { .. } | State::Terminated => None,
+        }
+    }
+
+    /// What the state retains, in serialised bytes (request included), to prove that
+    /// completed transactions let go of what they no longer need.
+    #[cfg(test)]
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.request().map_or(0, |r| r.to_bytes().len())
+    }
+
     /// A response with this status matched the transaction; `true` if the TU gets it.
     pub(crate) fn on_response(&mut self, status: u16, now: Time, cfg: &TimerConfig) -> bool {
-        match self.state {
-            State::Trying { e, f } | State::Proceeding { e, f } => {
+        // Taken by value so that the request moves on, or is dropped, with the state.
+        match std::mem::replace(&mut self.state, State::Terminated) {
+            State::Trying { request, e, f } | State::Proceeding { request, e, f } => {
                 if status < 200 {
-                    self.state = State::Proceeding { e, f };
+                    self.state = State::Proceeding { request, e, f };
                 } else {
                     let k = cfg.t4_unless(self.reliable);
-                    self.state = if k.is_zero() {
-                        State::Terminated
-                    } else {
-                        State::Completed { k: now + k }
-                    };
+                    if !k.is_zero() {
+                        self.state = State::Completed { k: now + k };
+                    }
                 }
                 true
             }
-            State::Completed { .. } | State::Terminated => false,
+            other @ (State::Completed { .. } | State::Terminated) => {
+                self.state = other;
+                false
+            }
         }
     }
 
@@ -91,11 +119,11 @@ impl ClientNonInvite {
 
     /// The next instant a timer fires.
     pub(crate) fn deadline(&self) -> Option<Time> {
-        match self.state {
-            State::Trying { e, f } | State::Proceeding { e, f } => {
-                earliest(e.map(|e| e.at), Some(f))
+        match &self.state {
+            State::Trying { e, f, .. } | State::Proceeding { e, f, .. } => {
+                earliest(e.map(|e| e.at), Some(*f))
             }
-            State::Completed { k } => Some(k),
+            State::Completed { k } => Some(*k),
             State::Terminated => None,
         }
     }
@@ -106,7 +134,7 @@ impl ClientNonInvite {
     }
 
     pub(crate) fn is_terminated(&self) -> bool {
-        self.state == State::Terminated
+        matches!(self.state, State::Terminated)
     }
 
     pub(crate) fn terminate(&mut self) {
@@ -127,7 +155,13 @@ mod tests {
     #[test]
     fn proceeding_resets_e_to_t2() {
         let cfg = TimerConfig::default();
-        let mut m = ClientNonInvite::new(Time::ZERO, false, &cfg);
+        let bye = Request {
+            method: crate::core::msg::Method::Bye,
+            uri: crate::core::msg::Uri::parse("sip:bob@example.org").unwrap(),
+            headers: crate::core::msg::Headers::new(),
+            body: Vec::new(),
+        };
+        let mut m = ClientNonInvite::new(bye, Time::ZERO, false, &cfg);
         assert_eq!(m.deadline(), Some(ms(500)));
         assert_eq!(m.on_timeout(ms(500), &cfg), Fired::Retransmit);
         assert!(m.on_response(180, ms(600), &cfg));

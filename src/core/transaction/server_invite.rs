@@ -13,19 +13,24 @@
 
 use super::error::TxError;
 use super::timers::{Backoff, Fired, TimerConfig, earliest};
+use crate::core::msg::Request;
 use crate::core::time::Time;
 
+/// Each state holds only what it needs: the request is kept (for the `100 Trying` and for the
+/// TU to read back) until the final response; after it, Completed keeps the bytes Timer G
+/// re-sends, and Confirmed and Accepted, which linger for Timers I and L, keep only a deadline.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum State {
     /// The TU has not answered finally. `provisional` is the last 1xx sent, re-sent for each
     /// retransmitted INVITE.
     Proceeding {
-        provisional: Option<Vec<u8>>,
+        request: Box<Request>,
+        provisional: Option<Box<[u8]>>,
     },
     /// A 300–699 was sent; `g` retransmits it (unreliable only, doubling up to T2) until an ACK
     /// comes or `h` gives up.
     Completed {
-        response: Vec<u8>,
+        response: Box<[u8]>,
         g: Option<Backoff>,
         h: Time,
     },
@@ -58,32 +63,65 @@ pub(crate) struct ServerInvite {
 }
 
 impl ServerInvite {
-    /// Enters Proceeding (the caller takes care of `100 Trying`).
-    pub(crate) fn new(reliable: bool) -> ServerInvite {
+    /// Enters Proceeding with the INVITE (the caller takes care of `100 Trying`).
+    pub(crate) fn new(request: Request, reliable: bool) -> ServerInvite {
         ServerInvite {
-            state: State::Proceeding { provisional: None },
+            state: State::Proceeding {
+                request: Box::new(request),
+                provisional: None,
+            },
             reliable,
         }
     }
 
-    /// True while nothing at all has been sent: the `100 Trying` is still worth sending.
-    pub(crate) fn nothing_sent(&self) -> bool {
-        self.state == State::Proceeding { provisional: None }
+    /// The INVITE, until the final response is sent.
+    pub(crate) fn request(&self) -> Option<&Request> {
+        match &self.state {
+            State::Proceeding { request, .. } => Some(request),
+            _ => None,
+        }
+    }
+
+    /// While nothing at all has been sent: the INVITE, to build the `100 Trying` from.
+    pub(crate) fn nothing_sent(&self) -> Option<&Request> {
+        match &self.state {
+            State::Proceeding {
+                request,
+                provisional: None,
+            } => Some(request),
+            _ => None,
+        }
     }
 
     /// The `100 Trying` built by the table went out: it is the provisional response to repeat.
     pub(crate) fn sent_trying(&mut self, bytes: &[u8]) {
-        if self.nothing_sent() {
-            self.state = State::Proceeding {
-                provisional: Some(bytes.to_vec()),
-            };
+        if let State::Proceeding {
+            provisional: provisional @ None,
+            ..
+        } = &mut self.state
+        {
+            *provisional = Some(bytes.into());
+        }
+    }
+
+    /// What the state retains, in serialised bytes (request included), to prove that
+    /// completed transactions let go of what they no longer need.
+    #[cfg(test)]
+    pub(crate) fn held_bytes(&self) -> usize {
+        match &self.state {
+            State::Proceeding {
+                request,
+                provisional,
+            } => request.to_bytes().len() + provisional.as_ref().map_or(0, |p| p.len()),
+            State::Completed { response, .. } => response.len(),
+            State::Confirmed { .. } | State::Accepted { .. } | State::Terminated => 0,
         }
     }
 
     /// The INVITE was retransmitted: the response to re-send, if any.
     pub(crate) fn on_retransmission(&self) -> Option<&[u8]> {
         match &self.state {
-            State::Proceeding { provisional } => provisional.as_deref(),
+            State::Proceeding { provisional, .. } => provisional.as_deref(),
             State::Completed { response, .. } => Some(response),
             State::Confirmed { .. } | State::Accepted { .. } | State::Terminated => None,
         }
@@ -118,11 +156,9 @@ impl ServerInvite {
         now: Time,
         cfg: &TimerConfig,
     ) -> Result<(), TxError> {
-        match (&self.state, status) {
-            (State::Proceeding { .. }, 100..=199) => {
-                self.state = State::Proceeding {
-                    provisional: Some(bytes.to_vec()),
-                };
+        match (&mut self.state, status) {
+            (State::Proceeding { provisional, .. }, 100..=199) => {
+                *provisional = Some(bytes.into());
             }
             (State::Proceeding { .. }, 200..=299) => {
                 self.state = State::Accepted {
@@ -131,7 +167,7 @@ impl ServerInvite {
             }
             (State::Proceeding { .. }, _) => {
                 self.state = State::Completed {
-                    response: bytes.to_vec(),
+                    response: bytes.into(),
                     g: Backoff::start(now, self.reliable, cfg),
                     h: now + cfg.t1x64(),
                 };
@@ -183,7 +219,7 @@ impl ServerInvite {
     }
 
     pub(crate) fn is_terminated(&self) -> bool {
-        self.state == State::Terminated
+        matches!(self.state, State::Terminated)
     }
 
     pub(crate) fn terminate(&mut self) {
@@ -201,11 +237,20 @@ mod tests {
         Time::ZERO + Duration::from_millis(n)
     }
 
+    fn invite() -> Request {
+        Request {
+            method: crate::core::msg::Method::Invite,
+            uri: crate::core::msg::Uri::parse("sip:bob@example.org").unwrap(),
+            headers: crate::core::msg::Headers::new(),
+            body: Vec::new(),
+        }
+    }
+
     #[test]
     fn completed_retransmits_until_h_then_times_out() {
         let cfg = TimerConfig::default();
-        let mut m = ServerInvite::new(false);
-        assert!(m.nothing_sent());
+        let mut m = ServerInvite::new(invite(), false);
+        assert!(m.nothing_sent().is_some());
         m.respond(486, b"486", Time::ZERO, &cfg).unwrap();
         let mut fired = vec![];
         while let Some(at) = m.deadline() {
@@ -218,9 +263,9 @@ mod tests {
 
     #[test]
     fn trying_is_remembered_for_retransmissions() {
-        let mut m = ServerInvite::new(true);
+        let mut m = ServerInvite::new(invite(), true);
         m.sent_trying(b"100");
         assert_eq!(m.on_retransmission(), Some(&b"100"[..]));
-        assert!(!m.nothing_sent());
+        assert!(m.nothing_sent().is_none());
     }
 }

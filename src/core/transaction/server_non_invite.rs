@@ -7,19 +7,26 @@
 
 use super::error::TxError;
 use super::timers::{Fired, TimerConfig};
+use crate::core::msg::Request;
 use crate::core::time::Time;
 
+/// Each state holds only what it needs: the request is kept (for the TU to read back) until the
+/// final response, after which a transaction that lingers 64*T1 for Timer J keeps nothing but
+/// the bytes it re-sends.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum State {
     /// Nothing sent yet: retransmitted requests are absorbed silently.
-    Trying,
+    Trying {
+        request: Box<Request>,
+    },
     /// `provisional` (the last 1xx) is re-sent for each retransmitted request.
     Proceeding {
-        provisional: Vec<u8>,
+        request: Box<Request>,
+        provisional: Box<[u8]>,
     },
     /// `response` is re-sent for each retransmitted request until `j`.
     Completed {
-        response: Vec<u8>,
+        response: Box<[u8]>,
         j: Time,
     },
     Terminated,
@@ -33,19 +40,46 @@ pub(crate) struct ServerNonInvite {
 }
 
 impl ServerNonInvite {
-    /// Enters Trying.
-    pub(crate) fn new(reliable: bool) -> ServerNonInvite {
+    /// Enters Trying with the request that created the transaction.
+    pub(crate) fn new(request: Request, reliable: bool) -> ServerNonInvite {
         ServerNonInvite {
-            state: State::Trying,
+            state: State::Trying {
+                request: Box::new(request),
+            },
             reliable,
+        }
+    }
+
+    /// The request, until the final response is sent.
+    pub(crate) fn request(&self) -> Option<&Request> {
+        match &self.state {
+            State::Trying { request } | State::Proceeding { request, .. } => Some(request),
+            State::Completed { .. } | State::Terminated => None,
+        }
+    }
+
+    /// What the state retains, in serialised bytes (request included), to prove that
+    /// completed transactions let go of what they no longer need.
+    #[cfg(test)]
+    pub(crate) fn held_bytes(&self) -> usize {
+        match &self.state {
+            State::Trying { request } => request.to_bytes().len(),
+            State::Proceeding {
+                request,
+                provisional,
+            } => request.to_bytes().len() + provisional.len(),
+            State::Completed { response, .. } => response.len(),
+            State::Terminated => 0,
         }
     }
 
     /// The request was retransmitted: the response to re-send, if any.
     pub(crate) fn on_retransmission(&self) -> Option<&[u8]> {
         match &self.state {
-            State::Proceeding { provisional: r } | State::Completed { response: r, .. } => Some(r),
-            State::Trying | State::Terminated => None,
+            State::Proceeding { provisional: r, .. } | State::Completed { response: r, .. } => {
+                Some(r)
+            }
+            State::Trying { .. } | State::Terminated => None,
         }
     }
 
@@ -58,11 +92,13 @@ impl ServerNonInvite {
         now: Time,
         cfg: &TimerConfig,
     ) -> Result<(), TxError> {
-        match self.state {
-            State::Trying | State::Proceeding { .. } => {
+        let state = std::mem::replace(&mut self.state, State::Terminated);
+        match state {
+            State::Trying { request } | State::Proceeding { request, .. } => {
                 self.state = if status < 200 {
                     State::Proceeding {
-                        provisional: bytes.to_vec(),
+                        request,
+                        provisional: bytes.into(),
                     }
                 } else {
                     let j = cfg.timer_j(self.reliable);
@@ -70,14 +106,17 @@ impl ServerNonInvite {
                         State::Terminated
                     } else {
                         State::Completed {
-                            response: bytes.to_vec(),
+                            response: bytes.into(),
                             j: now + j,
                         }
                     }
                 };
                 Ok(())
             }
-            State::Completed { .. } => Err(TxError::AlreadyCompleted),
+            completed @ State::Completed { .. } => {
+                self.state = completed;
+                Err(TxError::AlreadyCompleted)
+            }
             State::Terminated => Err(TxError::Gone),
         }
     }
@@ -96,12 +135,12 @@ impl ServerNonInvite {
     pub(crate) fn deadline(&self) -> Option<Time> {
         match self.state {
             State::Completed { j, .. } => Some(j),
-            State::Trying | State::Proceeding { .. } | State::Terminated => None,
+            State::Trying { .. } | State::Proceeding { .. } | State::Terminated => None,
         }
     }
 
     pub(crate) fn is_terminated(&self) -> bool {
-        self.state == State::Terminated
+        matches!(self.state, State::Terminated)
     }
 
     pub(crate) fn terminate(&mut self) {

@@ -2,6 +2,7 @@
 //! what must be sent and what the TU must hear about.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
 
 use super::client_invite::ClientInvite;
 use super::client_non_invite::ClientNonInvite;
@@ -104,13 +105,12 @@ enum ClientMachine {
     NonInvite(ClientNonInvite),
 }
 
+/// A client transaction. The request lives in its machine's states that need it; the key is
+/// shared with `client_keys` (the transaction needs it only to remove that entry).
 #[derive(Clone, Debug)]
 struct ClientTx {
     flow: Flow,
-    request: Request,
-    /// `request`, serialised once: what every retransmission sends.
-    bytes: Vec<u8>,
-    key: Option<ClientKey>,
+    key: Option<Arc<ClientKey>>,
     machine: ClientMachine,
     /// The deadline this transaction has in the timer queue.
     scheduled: Option<Time>,
@@ -122,11 +122,12 @@ enum ServerMachine {
     NonInvite(ServerNonInvite),
 }
 
+/// A server transaction; like [`ClientTx`], the request is in its machine, the key shared with
+/// `server_keys`.
 #[derive(Clone, Debug)]
 struct ServerTx {
     flow: Flow,
-    request: Request,
-    key: ServerKey,
+    key: Arc<ServerKey>,
     machine: ServerMachine,
     scheduled: Option<Time>,
 }
@@ -156,6 +157,19 @@ impl ClientMachine {
             ClientMachine::NonInvite(m) => m.terminate(),
         }
     }
+    fn request(&self) -> Option<&Request> {
+        match self {
+            ClientMachine::Invite(m) => m.request(),
+            ClientMachine::NonInvite(m) => m.request(),
+        }
+    }
+    #[cfg(test)]
+    fn held_bytes(&self) -> usize {
+        match self {
+            ClientMachine::Invite(m) => m.held_bytes(),
+            ClientMachine::NonInvite(m) => m.held_bytes(),
+        }
+    }
 }
 
 impl ServerMachine {
@@ -181,6 +195,19 @@ impl ServerMachine {
         match self {
             ServerMachine::Invite(m) => m.on_retransmission(),
             ServerMachine::NonInvite(m) => m.on_retransmission(),
+        }
+    }
+    fn request(&self) -> Option<&Request> {
+        match self {
+            ServerMachine::Invite(m) => m.request(),
+            ServerMachine::NonInvite(m) => m.request(),
+        }
+    }
+    #[cfg(test)]
+    fn held_bytes(&self) -> usize {
+        match self {
+            ServerMachine::Invite(m) => m.held_bytes(),
+            ServerMachine::NonInvite(m) => m.held_bytes(),
         }
     }
 }
@@ -210,10 +237,12 @@ impl ServerMachine {
 pub struct Transactions {
     cfg: TimerConfig,
     next_id: u64,
-    clients: HashMap<ClientTxId, ClientTx>,
-    client_keys: HashMap<ClientKey, ClientTxId>,
-    servers: HashMap<ServerTxId, ServerTx>,
-    server_keys: HashMap<ServerKey, ServerTxId>,
+    /// Boxed: a map's slots are preallocated in powers of two, and a transaction is ~170 bytes
+    /// against 8 for the box; tens of thousands of them linger for their absorb timers.
+    clients: HashMap<ClientTxId, Box<ClientTx>>,
+    client_keys: HashMap<Arc<ClientKey>, ClientTxId>,
+    servers: HashMap<ServerTxId, Box<ServerTx>>,
+    server_keys: HashMap<Arc<ServerKey>, ServerTxId>,
     /// One entry per transaction with a pending timer: its earliest deadline.
     timers: BTreeSet<(Time, TxRef)>,
     transmits: VecDeque<Queued>,
@@ -278,9 +307,9 @@ impl Transactions {
         let reliable = flow.is_reliable();
         let machine = if req.method == Method::Invite {
             self.transmits.push_back(Queued::Trying(id));
-            ServerMachine::Invite(ServerInvite::new(reliable))
+            ServerMachine::Invite(ServerInvite::new(req.clone(), reliable))
         } else {
-            ServerMachine::NonInvite(ServerNonInvite::new(reliable))
+            ServerMachine::NonInvite(ServerNonInvite::new(req.clone(), reliable))
         };
         let invite = (req.method == Method::Cancel)
             .then(|| {
@@ -289,16 +318,16 @@ impl Transactions {
                     .copied()
             })
             .flatten();
-        self.server_keys.insert(key.clone(), id);
+        let key = Arc::new(key);
+        self.server_keys.insert(Arc::clone(&key), id);
         self.servers.insert(
             id,
-            ServerTx {
+            Box::new(ServerTx {
                 flow,
-                request: req.clone(),
                 key,
                 machine,
                 scheduled: None,
-            },
+            }),
         );
         if req.method == Method::Cancel {
             Incoming::Cancel { cancel: id, invite }
@@ -364,35 +393,32 @@ impl Transactions {
     /// already over (its `ClientTerminated` event is queued).
     pub fn send(&mut self, req: Request, flow: Flow, now: Time) -> ClientTxId {
         let id = ClientTxId(self.alloc());
-        let bytes = req.to_bytes();
         self.transmits.push_back(Queued::Ready(Transmit {
             flow,
-            bytes: bytes.clone(),
+            bytes: req.to_bytes(),
         }));
         if req.method == Method::Ack {
             self.events.push_back(TxEvent::ClientTerminated { id });
             return id;
         }
         let reliable = flow.is_reliable();
-        let machine = if req.method == Method::Invite {
-            ClientMachine::Invite(ClientInvite::new(now, reliable, &self.cfg))
-        } else {
-            ClientMachine::NonInvite(ClientNonInvite::new(now, reliable, &self.cfg))
-        };
-        let key = ClientKey::of_request(&req);
+        let key = ClientKey::of_request(&req).map(Arc::new);
         if let Some(key) = &key {
-            self.client_keys.insert(key.clone(), id);
+            self.client_keys.insert(Arc::clone(key), id);
         }
+        let machine = if req.method == Method::Invite {
+            ClientMachine::Invite(ClientInvite::new(req, now, reliable, &self.cfg))
+        } else {
+            ClientMachine::NonInvite(ClientNonInvite::new(req, now, reliable, &self.cfg))
+        };
         self.clients.insert(
             id,
-            ClientTx {
+            Box::new(ClientTx {
                 flow,
-                request: req,
-                bytes,
                 key,
                 machine,
                 scheduled: None,
-            },
+            }),
         );
         self.settle_client(id);
         id
@@ -416,7 +442,7 @@ impl Transactions {
         let tx = self.clients.get_mut(&id)?;
         let deliver = match &mut tx.machine {
             ClientMachine::Invite(m) => {
-                let step = m.on_response(&tx.request, resp, now, &self.cfg);
+                let step = m.on_response(resp, now, &self.cfg);
                 if let Some(bytes) = step.send {
                     self.transmits.push_back(Queued::Ready(Transmit {
                         flow: tx.flow,
@@ -515,12 +541,16 @@ impl Transactions {
         };
         match fired {
             Fired::Nothing => {}
+            // Serialised again rather than kept as bytes next to the request: retransmissions
+            // are the exception, and serialising is deterministic, so the copy is identical.
             Fired::Retransmit => {
-                let transmit = Transmit {
-                    flow: tx.flow,
-                    bytes: tx.bytes.clone(),
-                };
-                self.transmits.push_back(Queued::Ready(transmit));
+                if let Some(request) = tx.machine.request() {
+                    let transmit = Transmit {
+                        flow: tx.flow,
+                        bytes: request.to_bytes(),
+                    };
+                    self.transmits.push_back(Queued::Ready(transmit));
+                }
             }
             Fired::TimedOut => self
                 .events
@@ -574,9 +604,9 @@ impl Transactions {
         );
         if terminated {
             if let Some(key) = &tx.key
-                && self.client_keys.get(key) == Some(&id)
+                && self.client_keys.get(&**key) == Some(&id)
             {
-                self.client_keys.remove(key);
+                self.client_keys.remove(&**key);
             }
             self.clients.remove(&id);
             self.events.push_back(TxEvent::ClientTerminated { id });
@@ -601,8 +631,8 @@ impl Transactions {
             TxRef::Server(id),
         );
         if terminated {
-            if self.server_keys.get(&tx.key) == Some(&id) {
-                self.server_keys.remove(&tx.key);
+            if self.server_keys.get(&*tx.key) == Some(&id) {
+                self.server_keys.remove(&*tx.key);
             }
             self.servers.remove(&id);
             self.events.push_back(TxEvent::ServerTerminated { id });
@@ -622,9 +652,9 @@ impl Transactions {
                 Queued::Trying(id) => {
                     if let Some(tx) = self.servers.get_mut(&id)
                         && let ServerMachine::Invite(m) = &mut tx.machine
-                        && m.nothing_sent()
+                        && let Some(invite) = m.nothing_sent()
                     {
-                        let bytes = trying(&tx.request).to_bytes();
+                        let bytes = trying(invite).to_bytes();
                         m.sent_trying(&bytes);
                         return Some(Transmit {
                             flow: tx.flow,
@@ -644,8 +674,12 @@ impl Transactions {
 
     /// The request a client transaction sent (to build its CANCEL with
     /// [`build_cancel`](super::build_cancel)).
+    ///
+    /// Only until a final response: then the transaction keeps just what absorbing
+    /// retransmissions needs (the ACK bytes, or only its key) and this is `None`, as it is for
+    /// an unknown or terminated id. A CANCEL is only for a request without a final response.
     pub fn client_request(&self, id: ClientTxId) -> Option<&Request> {
-        self.clients.get(&id).map(|tx| &tx.request)
+        self.clients.get(&id).and_then(|tx| tx.machine.request())
     }
 
     /// The flow a client transaction sends on (a CANCEL goes there too, RFC 3261 §9.1).
@@ -653,9 +687,12 @@ impl Transactions {
         self.clients.get(&id).map(|tx| tx.flow)
     }
 
-    /// The request that created a server transaction.
+    /// The request that created a server transaction, until a final response is sent on it:
+    /// then the transaction keeps just what absorbing retransmissions needs (the response bytes,
+    /// or only its key) and this is `None`, as it is for an unknown or terminated id. A TU that
+    /// needs the request longer keeps its own copy.
     pub fn server_request(&self, id: ServerTxId) -> Option<&Request> {
-        self.servers.get(&id).map(|tx| &tx.request)
+        self.servers.get(&id).and_then(|tx| tx.machine.request())
     }
 
     /// The flow a server transaction's request came from, where its responses go.
@@ -671,6 +708,23 @@ impl Transactions {
     /// No live transaction.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// What every live transaction's state retains, in serialised bytes (requests, responses,
+    /// ACKs): proof that completed transactions keep only what absorbing needs.
+    #[cfg(test)]
+    pub(crate) fn held_bytes(&self) -> usize {
+        let clients: usize = self
+            .clients
+            .values()
+            .map(|tx| tx.machine.held_bytes())
+            .sum();
+        let servers: usize = self
+            .servers
+            .values()
+            .map(|tx| tx.machine.held_bytes())
+            .sum();
+        clients + servers
     }
 }
 

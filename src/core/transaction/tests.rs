@@ -960,3 +960,89 @@ fn late_on_timeout_fires_once_without_bursts() {
     assert_eq!(transmits(&mut txs).len(), 1);
     assert_eq!(txs.poll_timeout(), Some(ms(11_000)));
 }
+
+/// A transaction lingering for an absorb timer (J, G/H, I, L, D, M, K) keeps only what that
+/// state needs: the parsed request is dropped at the final response, and what is kept is the
+/// bytes that will be re-sent, if any. It still absorbs and re-sends as before.
+#[test]
+fn completed_transactions_keep_only_what_absorbing_needs() {
+    // Server non-INVITE, Completed (Timer J): the final response's bytes.
+    let mut txs = new_tx();
+    let bye = request("BYE", "z9hG4bK-m1", Transport::Udp, "");
+    let s = new_server(&mut txs, &bye, udp(), Time::ZERO);
+    assert_eq!(txs.held_bytes(), bye.to_bytes().len());
+    txs.respond(s, response(&bye, 200), ms(10)).unwrap();
+    let ok = transmits(&mut txs);
+    assert_eq!(txs.held_bytes(), ok[0].bytes.len());
+    assert_eq!(txs.server_request(s), None);
+    assert_eq!(txs.on_request(&bye, udp(), secs(1)), Incoming::Absorbed);
+    assert_eq!(transmits(&mut txs), ok);
+
+    // Server INVITE, Completed (G/H): the response bytes; Confirmed (Timer I): nothing.
+    let mut txs = new_tx();
+    let inv = invite("z9hG4bK-m2", Transport::Udp);
+    let s = new_server(&mut txs, &inv, udp(), Time::ZERO);
+    let trying = transmits(&mut txs);
+    assert_eq!(
+        txs.held_bytes(),
+        inv.to_bytes().len() + trying[0].bytes.len()
+    );
+    let busy = response(&inv, 486);
+    txs.respond(s, busy.clone(), ms(10)).unwrap();
+    let sent = transmits(&mut txs);
+    assert_eq!(txs.held_bytes(), sent[0].bytes.len());
+    assert_eq!(txs.server_request(s), None);
+    let (g, _) = run_until(&mut txs, ms(600));
+    assert_eq!(g.len(), 1);
+    assert_eq!(g[0].1, sent[0]);
+    let ack = ack_for(&inv, &busy);
+    assert_eq!(txs.on_request(&ack, udp(), secs(1)), Incoming::Absorbed);
+    assert_eq!(txs.held_bytes(), 0);
+    assert_eq!(txs.len(), 1);
+    assert_eq!(txs.on_request(&inv, udp(), secs(2)), Incoming::Absorbed);
+    assert_eq!(txs.on_request(&ack, udp(), secs(2)), Incoming::Absorbed);
+    assert!(transmits(&mut txs).is_empty());
+
+    // Server INVITE, Accepted (Timer L): nothing, and the TU's further 2xx still go out.
+    let mut txs = new_tx();
+    let s = new_server(&mut txs, &inv, udp(), Time::ZERO);
+    transmits(&mut txs);
+    let ok = response(&inv, 200);
+    txs.respond(s, ok.clone(), ms(10)).unwrap();
+    transmits(&mut txs);
+    assert_eq!(txs.held_bytes(), 0);
+    assert_eq!(txs.on_request(&inv, udp(), secs(1)), Incoming::Absorbed);
+    assert!(transmits(&mut txs).is_empty());
+    txs.respond(s, ok.clone(), secs(2)).unwrap();
+    assert_eq!(
+        transmits(&mut txs),
+        vec![Transmit {
+            flow: udp(),
+            bytes: ok.to_bytes()
+        }]
+    );
+
+    // Client INVITE, Completed (Timer D): the ACK bytes, re-sent for each retransmitted final.
+    let mut txs = new_tx();
+    let c = txs.send(inv.clone(), udp(), Time::ZERO);
+    transmits(&mut txs);
+    assert_eq!(txs.held_bytes(), inv.to_bytes().len());
+    assert_eq!(txs.on_response(&busy, ms(100)), Some(c));
+    let ack = transmits(&mut txs);
+    assert_eq!(txs.held_bytes(), ack[0].bytes.len());
+    assert_eq!(txs.client_request(c), None);
+    assert_eq!(txs.on_response(&busy, secs(1)), None);
+    assert_eq!(transmits(&mut txs), ack);
+
+    // Client INVITE, Accepted (Timer M), and client non-INVITE, Completed (Timer K): nothing.
+    let mut txs = new_tx();
+    let c = txs.send(inv.clone(), udp(), Time::ZERO);
+    let b = txs.send(bye.clone(), udp(), Time::ZERO);
+    transmits(&mut txs);
+    assert_eq!(txs.on_response(&ok, ms(100)), Some(c));
+    assert_eq!(txs.on_response(&response(&bye, 200), ms(100)), Some(b));
+    assert_eq!(txs.held_bytes(), 0);
+    assert_eq!(txs.len(), 2);
+    assert_eq!(txs.on_response(&ok, secs(1)), Some(c));
+    assert_eq!(txs.on_response(&response(&bye, 200), secs(1)), None);
+}
