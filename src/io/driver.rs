@@ -193,6 +193,32 @@ impl Daemon {
                 return;
             }
         };
+        let running: Vec<_> = self
+            .proxy
+            .locality()
+            .listeners
+            .iter()
+            .map(|l| (l.transport, l.addr.port()))
+            .collect();
+        let wanted: Vec<_> = config
+            .server
+            .listen
+            .iter()
+            .map(|l| {
+                (
+                    if l.transport == ListenTransport::Udp {
+                        Transport::Udp
+                    } else {
+                        Transport::Tcp
+                    },
+                    l.addr.port(),
+                )
+            })
+            .collect();
+        if running.len() != wanted.len() || wanted.iter().any(|w| w.1 != 0 && !running.contains(w))
+        {
+            warn!("server.listen changed: the sockets stay as they are until sipwitchd restarts");
+        }
         let mut locality = self.proxy.locality().clone();
         locality.domains = config.server.domains.clone();
         locality.extensions = extensions(&config);

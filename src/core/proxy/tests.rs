@@ -578,3 +578,105 @@ fn a_finished_call_leaves_no_context_and_late_2xx_still_go_up() {
         "our Via is removed"
     );
 }
+
+#[test]
+fn a_strict_routers_rewrite_is_undone() {
+    let mut p = proxy();
+    let (caller, desk) = (addr(CALLER), addr(DESK));
+    register(&mut p, desk, "alice", "apw", 600, at(0.0));
+    // A strict router put our Record-Route URI in the Request-URI and the real target last
+    // in Route (§16.4): in-dialog, so no credentials are needed.
+    let text = invite_text(
+        caller,
+        &format!("sip:{};lr", server()),
+        "sr1",
+        &format!("Route: <sip:alice@{DESK}>\n"),
+    )
+    .replace(
+        &format!("To: <sip:{};lr>", server()),
+        "To: <sip:alice@alice.test>;tag=t1",
+    )
+    .replace("INVITE sip:", "BYE sip:")
+    .replace("CSeq: 1 INVITE", "CSeq: 2 BYE");
+    deliver(&mut p, caller, &text, at(1.0));
+    let out = drain(&mut p);
+    let bye = requests_to(&out, desk).remove(0);
+    assert_eq!(bye.method, Method::Bye);
+    assert_eq!(
+        bye.uri.to_string(),
+        format!("sip:alice@{DESK}"),
+        "the last Route became the Request-URI"
+    );
+    assert!(bye.headers.get(&HeaderName::Route).is_none());
+}
+
+#[test]
+fn a_guessing_address_is_refused_even_with_the_right_password() {
+    let mut p = proxy();
+    let guesser = addr("198.51.100.9:5060");
+    for cseq in 1..=guard::MAX_FAILURES {
+        deliver(
+            &mut p,
+            guesser,
+            &register_text(guesser, "alice", cseq * 2 - 1, 600, None),
+            at(0.0),
+        );
+        let ch = responses_to(&drain(&mut p), guesser).remove(0);
+        let www = ch
+            .headers
+            .get(&HeaderName::WwwAuthenticate)
+            .unwrap()
+            .to_owned();
+        let wrong = digest(&www, "alice", "guess", "REGISTER", &format!("sip:{DOMAIN}"));
+        deliver(
+            &mut p,
+            guesser,
+            &register_text(guesser, "alice", cseq * 2, 600, Some(&wrong)),
+            at(0.0),
+        );
+        assert_eq!(responses_to(&drain(&mut p), guesser).remove(0).status, 403);
+    }
+    // locked out: the right password is not even checked
+    deliver(
+        &mut p,
+        guesser,
+        &register_text(guesser, "alice", 100, 600, None),
+        at(1.0),
+    );
+    let ch = responses_to(&drain(&mut p), guesser).remove(0);
+    let www = ch
+        .headers
+        .get(&HeaderName::WwwAuthenticate)
+        .unwrap()
+        .to_owned();
+    let right = digest(&www, "alice", "apw", "REGISTER", &format!("sip:{DOMAIN}"));
+    deliver(
+        &mut p,
+        guesser,
+        &register_text(guesser, "alice", 101, 600, Some(&right)),
+        at(1.0),
+    );
+    assert_eq!(responses_to(&drain(&mut p), guesser).remove(0).status, 403);
+    // another address is not affected, and the lockout ends
+    register(&mut p, addr(DESK), "alice", "apw", 600, at(1.0));
+    deliver(
+        &mut p,
+        guesser,
+        &register_text(guesser, "alice", 102, 600, None),
+        at(200.0),
+    );
+    let ch = responses_to(&drain(&mut p), guesser).remove(0);
+    let www = ch
+        .headers
+        .get(&HeaderName::WwwAuthenticate)
+        .unwrap()
+        .to_owned();
+    let right = digest(&www, "alice", "apw", "REGISTER", &format!("sip:{DOMAIN}"));
+    deliver(
+        &mut p,
+        guesser,
+        &register_text(guesser, "alice", 103, 600, Some(&right)),
+        at(200.0),
+    );
+    assert_eq!(responses_to(&drain(&mut p), guesser).remove(0).status, 200);
+}
