@@ -24,6 +24,10 @@
 //! - All lookups are done before any target is handed out: the list is short, and the shell
 //!   caches it for [`Targets::ttl`] seconds.
 //! - IPv4/IPv6 order within one host is the order the shell supplied (its resolver policy).
+//! - When usable NAPTRs point at SRV names that give nothing, the domain's own A/AAAA records
+//!   are not tried: §4.2 falls back to them only when no NAPTR selected the transport.
+//! - Negative answers (NXDOMAIN, NODATA) carry no TTL here, so they do not shorten
+//!   [`Targets::ttl`]; a shell that caches failures picks its own negative TTL.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -699,4 +703,652 @@ fn splitmix(state: &mut u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::msg::Uri;
+
+    const ALL: &[Transport] = &[Transport::Udp, Transport::Tcp, Transport::Tls];
+
+    fn uri(s: &str) -> SipUri {
+        Uri::parse(s).unwrap().as_sip().unwrap().clone()
+    }
+
+    fn naptr(order: u16, preference: u16, flags: &str, services: &str, repl: &str) -> Naptr {
+        Naptr {
+            order,
+            preference,
+            flags: flags.into(),
+            services: services.into(),
+            replacement: repl.into(),
+            ttl: 300,
+        }
+    }
+
+    fn srv(priority: u16, weight: u16, port: u16, target: &str) -> Srv {
+        Srv {
+            priority,
+            weight,
+            port,
+            target: target.into(),
+            ttl: 300,
+        }
+    }
+
+    fn addrs(ips: &[&str]) -> Answer {
+        Answer::Addresses(
+            ips.iter()
+                .map(|s| Address {
+                    ip: s.parse().unwrap(),
+                    ttl: 300,
+                })
+                .collect(),
+        )
+    }
+
+    fn t(transport: Transport, addr: &str) -> Target {
+        Target {
+            transport,
+            addr: addr.parse().unwrap(),
+        }
+    }
+
+    /// Drives a locator against a fake DNS; returns the queries made and the outcome.
+    fn run(
+        u: &str,
+        supported: &[Transport],
+        mut dns: impl FnMut(&Query) -> Answer,
+    ) -> (Vec<Query>, Result<Targets, LocateError>) {
+        let mut loc = Locator::new(&uri(u), supported, 7);
+        let mut queries = Vec::new();
+        for _ in 0..100 {
+            match loc.poll() {
+                Step::Lookup(q) => {
+                    let a = dns(&q);
+                    queries.push(q);
+                    loc.answer(a);
+                }
+                Step::Done(t) => return (queries, Ok(t)),
+                Step::Failed(e) => return (queries, Err(e)),
+            }
+        }
+        panic!("locator did not finish");
+    }
+
+    fn no_dns(q: &Query) -> Answer {
+        panic!("unexpected lookup {q:?}")
+    }
+
+    fn naptr_q(n: &str) -> Query {
+        Query::Naptr(n.into())
+    }
+    fn srv_q(n: &str) -> Query {
+        Query::Srv(n.into())
+    }
+    fn addr_q(n: &str) -> Query {
+        Query::Addresses(n.into())
+    }
+
+    // §4.1/§4.2: numeric hosts.
+
+    #[test]
+    fn numeric_ipv4_defaults_to_udp_5060_without_lookups() {
+        let (q, r) = run("sip:alice@192.0.2.1", DEFAULT_SUPPORTED, no_dns);
+        assert!(q.is_empty());
+        let r = r.unwrap();
+        assert_eq!(r.all(), [t(Transport::Udp, "192.0.2.1:5060")]);
+        assert_eq!(r.ttl(), None);
+    }
+
+    #[test]
+    fn numeric_with_port_and_transport_param() {
+        let (q, r) = run(
+            "sip:192.0.2.1:5070;transport=TCP",
+            DEFAULT_SUPPORTED,
+            no_dns,
+        );
+        assert!(q.is_empty());
+        assert_eq!(r.unwrap().all(), [t(Transport::Tcp, "192.0.2.1:5070")]);
+    }
+
+    #[test]
+    fn numeric_ipv6_literal() {
+        let (_, r) = run("sip:bob@[2001:db8::1]", DEFAULT_SUPPORTED, no_dns);
+        assert_eq!(r.unwrap().all(), [t(Transport::Udp, "[2001:db8::1]:5060")]);
+    }
+
+    #[test]
+    fn numeric_sips_is_tls_5061_or_nothing_without_tls() {
+        let (_, r) = run("sips:192.0.2.1", ALL, no_dns);
+        assert_eq!(r.unwrap().all(), [t(Transport::Tls, "192.0.2.1:5061")]);
+        let (q, r) = run("sips:192.0.2.1", DEFAULT_SUPPORTED, no_dns);
+        assert!(q.is_empty());
+        let e = r.unwrap_err();
+        assert!(matches!(e, LocateError::NoTargets { .. }));
+        assert_eq!(e.status(), 404);
+    }
+
+    #[test]
+    fn unknown_or_contradictory_transport_param_has_no_target() {
+        for u in [
+            "sip:192.0.2.1;transport=sctp",
+            "sip:example.org;transport=ws",
+            "sips:example.org;transport=udp",
+            "sip:example.org;transport=tls", // representable, but not supported by default
+        ] {
+            let (q, r) = run(u, DEFAULT_SUPPORTED, no_dns);
+            assert!(q.is_empty(), "{u}");
+            assert!(matches!(r, Err(LocateError::NoTargets { .. })), "{u}");
+        }
+    }
+
+    #[test]
+    fn maddr_replaces_the_host() {
+        let (q, r) = run(
+            "sip:alice@example.org;maddr=192.0.2.9",
+            DEFAULT_SUPPORTED,
+            no_dns,
+        );
+        assert!(q.is_empty());
+        assert_eq!(r.unwrap().all(), [t(Transport::Udp, "192.0.2.9:5060")]);
+    }
+
+    // §4.2: explicit port with a name.
+
+    #[test]
+    fn explicit_port_only_resolves_the_name() {
+        let (q, r) = run("sip:alice@Example.ORG:5080", DEFAULT_SUPPORTED, |q| {
+            assert_eq!(q, &addr_q("example.org."));
+            addrs(&["192.0.2.1", "2001:db8::1"])
+        });
+        assert_eq!(q.len(), 1);
+        assert_eq!(
+            r.unwrap().all(),
+            [
+                t(Transport::Udp, "192.0.2.1:5080"),
+                t(Transport::Udp, "[2001:db8::1]:5080"),
+            ]
+        );
+    }
+
+    #[test]
+    fn explicit_port_nxdomain_is_no_such_domain() {
+        let (_, r) = run(
+            "sip:example.invalid:5080;transport=tcp",
+            DEFAULT_SUPPORTED,
+            |_| Answer::NxDomain,
+        );
+        let e = r.unwrap_err();
+        assert_eq!(
+            e,
+            LocateError::NoSuchDomain {
+                name: "example.invalid.".into()
+            }
+        );
+        assert_eq!(e.status(), 404);
+    }
+
+    // §4.1: transport param, no port.
+
+    #[test]
+    fn transport_param_uses_srv_of_that_transport() {
+        let (q, r) = run(
+            "sip:example.org;transport=tcp",
+            DEFAULT_SUPPORTED,
+            |q| match q {
+                Query::Srv(n) if n == "_sip._tcp.example.org." => {
+                    Answer::Srv(vec![srv(0, 0, 5070, "pbx.example.org")])
+                }
+                Query::Addresses(n) if n == "pbx.example.org." => addrs(&["192.0.2.7"]),
+                _ => panic!("{q:?}"),
+            },
+        );
+        assert_eq!(
+            q,
+            [srv_q("_sip._tcp.example.org."), addr_q("pbx.example.org.")]
+        );
+        assert_eq!(r.unwrap().all(), [t(Transport::Tcp, "192.0.2.7:5070")]);
+    }
+
+    #[test]
+    fn transport_param_without_srv_falls_back_to_the_name() {
+        let (q, r) = run(
+            "sip:example.org;transport=tcp",
+            DEFAULT_SUPPORTED,
+            |q| match q {
+                Query::Srv(_) => Answer::NxDomain,
+                Query::Addresses(_) => addrs(&["192.0.2.1"]),
+                _ => panic!("{q:?}"),
+            },
+        );
+        assert_eq!(q, [srv_q("_sip._tcp.example.org."), addr_q("example.org.")]);
+        assert_eq!(r.unwrap().all(), [t(Transport::Tcp, "192.0.2.1:5060")]);
+    }
+
+    #[test]
+    fn sips_transport_tcp_means_tls() {
+        let (q, r) = run("sips:example.org;transport=tcp", ALL, |q| match q {
+            Query::Srv(_) => Answer::NoRecords,
+            Query::Addresses(_) => addrs(&["192.0.2.1"]),
+            _ => panic!("{q:?}"),
+        });
+        assert_eq!(q[0], srv_q("_sips._tcp.example.org."));
+        assert_eq!(r.unwrap().all(), [t(Transport::Tls, "192.0.2.1:5061")]);
+    }
+
+    // §4.1: NAPTR.
+
+    #[test]
+    fn naptr_sorted_by_order_then_preference_whatever_the_server_order() {
+        let records = vec![
+            naptr(30, 10, "s", "SIP+D2U", "_sip._udp.c.example.org."),
+            naptr(20, 90, "s", "SIP+D2T", "_sip._tcp.b.example.org."),
+            naptr(20, 50, "S", "sip+d2u", "_sip._udp.a.example.org."),
+        ];
+        let (q, r) = run("sip:example.org", DEFAULT_SUPPORTED, |q| match q {
+            Query::Naptr(_) => Answer::Naptr(records.clone()),
+            Query::Srv(n) => {
+                let host = n.split('.').nth(2).unwrap();
+                Answer::Srv(vec![srv(0, 0, 5060, &format!("{host}.example.org."))])
+            }
+            Query::Addresses(n) => match n.as_str() {
+                "a.example.org." => addrs(&["192.0.2.1"]),
+                "b.example.org." => addrs(&["192.0.2.2"]),
+                _ => addrs(&["192.0.2.3"]),
+            },
+        });
+        assert_eq!(
+            q,
+            [
+                naptr_q("example.org."),
+                srv_q("_sip._udp.a.example.org."),
+                addr_q("a.example.org."),
+                srv_q("_sip._tcp.b.example.org."),
+                addr_q("b.example.org."),
+                srv_q("_sip._udp.c.example.org."),
+                addr_q("c.example.org."),
+            ]
+        );
+        assert_eq!(
+            r.unwrap().all(),
+            [
+                t(Transport::Udp, "192.0.2.1:5060"),
+                t(Transport::Tcp, "192.0.2.2:5060"),
+                t(Transport::Udp, "192.0.2.3:5060"),
+            ]
+        );
+    }
+
+    #[test]
+    fn naptr_unsupported_services_and_flags_are_skipped() {
+        let records = vec![
+            naptr(10, 10, "s", "SIPS+D2T", "_sips._tcp.example.org."), // no TLS here
+            naptr(10, 20, "s", "SIP+D2S", "_sip._sctp.example.org."),
+            naptr(10, 30, "s", "SIP+D2W", "_sip._ws.example.org."),
+            naptr(10, 40, "", "SIP+D2U", "other.example.org."), // non-terminal
+            naptr(10, 50, "a", "SIP+D2U", "a.example.org."),
+            naptr(10, 60, "s", "SIP+D2U", "."),
+            naptr(20, 10, "s", "SIP+D2U", "_sip._udp.example.org."),
+        ];
+        let (q, r) = run("sip:example.org", DEFAULT_SUPPORTED, |q| match q {
+            Query::Naptr(_) => Answer::Naptr(records.clone()),
+            Query::Srv(_) => Answer::Srv(vec![srv(0, 0, 5062, "host.example.org.")]),
+            Query::Addresses(_) => addrs(&["127.0.0.1", "::1"]),
+        });
+        assert_eq!(
+            q,
+            [
+                naptr_q("example.org."),
+                srv_q("_sip._udp.example.org."),
+                addr_q("host.example.org."),
+            ]
+        );
+        assert_eq!(
+            r.unwrap().all(),
+            [
+                t(Transport::Udp, "127.0.0.1:5062"),
+                t(Transport::Udp, "[::1]:5062"),
+            ]
+        );
+    }
+
+    #[test]
+    fn no_usable_naptr_tries_srv_per_transport_in_preference_order() {
+        let (q, r) = run("sip:example.org", DEFAULT_SUPPORTED, |q| match q {
+            Query::Naptr(_) => Answer::Naptr(vec![naptr(10, 10, "s", "SIP+D2S", "x.")]),
+            Query::Srv(n) if n.starts_with("_sip._udp") => Answer::NoRecords,
+            Query::Srv(_) => Answer::Srv(vec![srv(0, 0, 5060, "tcp.example.org.")]),
+            Query::Addresses(_) => addrs(&["192.0.2.5"]),
+        });
+        assert_eq!(
+            q,
+            [
+                naptr_q("example.org."),
+                srv_q("_sip._udp.example.org."),
+                srv_q("_sip._tcp.example.org."),
+                addr_q("tcp.example.org."),
+            ]
+        );
+        // SRV records existed, so the domain's own addresses were not asked for.
+        assert_eq!(r.unwrap().all(), [t(Transport::Tcp, "192.0.2.5:5060")]);
+
+        // A caller preferring TCP gets the TCP query first.
+        let tcp_first = [Transport::Tcp, Transport::Udp];
+        let (q, _) = run("sip:example.org", &tcp_first, |_| Answer::NoRecords);
+        assert_eq!(q[1], srv_q("_sip._tcp.example.org."));
+        assert_eq!(q[2], srv_q("_sip._udp.example.org."));
+    }
+
+    #[test]
+    fn no_naptr_no_srv_resolves_the_name_on_the_default_port() {
+        let (q, r) = run("sip:example.org", DEFAULT_SUPPORTED, |q| match q {
+            Query::Addresses(_) => addrs(&["192.0.2.1"]),
+            _ => Answer::NoRecords,
+        });
+        assert_eq!(
+            q,
+            [
+                naptr_q("example.org."),
+                srv_q("_sip._udp.example.org."),
+                srv_q("_sip._tcp.example.org."),
+                addr_q("example.org."),
+            ]
+        );
+        assert_eq!(r.unwrap().all(), [t(Transport::Udp, "192.0.2.1:5060")]);
+    }
+
+    #[test]
+    fn nxdomain_on_naptr_is_no_such_domain_with_one_query() {
+        let (q, r) = run("sip:bob@nowhere.invalid", DEFAULT_SUPPORTED, |_| {
+            Answer::NxDomain
+        });
+        assert_eq!(q, [naptr_q("nowhere.invalid.")]);
+        let e = r.unwrap_err();
+        assert!(matches!(e, LocateError::NoSuchDomain { .. }));
+        assert_eq!(e.status(), 404);
+        assert_eq!(e.to_string(), "nowhere.invalid.: no such domain");
+    }
+
+    #[test]
+    fn sips_with_only_udp_records_has_no_usable_target() {
+        // TLS supported: the SIP+D2U NAPTR is discarded, _sips._tcp has nothing, nor the name.
+        let (q, r) = run("sips:example.org", ALL, |q| match q {
+            Query::Naptr(_) => Answer::Naptr(vec![naptr(
+                10,
+                10,
+                "s",
+                "SIP+D2U",
+                "_sip._udp.example.org.",
+            )]),
+            Query::Srv(n) if n == "_sip._udp.example.org." => {
+                Answer::Srv(vec![srv(0, 0, 5060, "host.example.org.")])
+            }
+            _ => Answer::NoRecords,
+        });
+        assert_eq!(
+            q,
+            [
+                naptr_q("example.org."),
+                srv_q("_sips._tcp.example.org."),
+                addr_q("example.org."),
+            ]
+        );
+        assert!(matches!(r, Err(LocateError::NoTargets { .. })));
+        // Without TLS support, nothing to ask at all.
+        let (q, r) = run("sips:example.org", DEFAULT_SUPPORTED, no_dns);
+        assert!(q.is_empty());
+        assert!(matches!(r, Err(LocateError::NoTargets { .. })));
+    }
+
+    // SRV (RFC 2782).
+
+    #[test]
+    fn srv_dot_target_means_no_service_and_no_fallback() {
+        let (q, r) = run(
+            "sip:example.org;transport=udp",
+            DEFAULT_SUPPORTED,
+            |q| match q {
+                Query::Srv(_) => Answer::Srv(vec![srv(0, 0, 0, ".")]),
+                _ => panic!("{q:?}"),
+            },
+        );
+        assert_eq!(q, [srv_q("_sip._udp.example.org.")]);
+        let e = r.unwrap_err();
+        assert!(matches!(e, LocateError::NoTargets { .. }));
+        assert_eq!(e.status(), 404);
+    }
+
+    #[test]
+    fn srv_priorities_give_the_failover_order() {
+        let (_, r) = run(
+            "sip:example.org;transport=udp",
+            DEFAULT_SUPPORTED,
+            |q| match q {
+                Query::Srv(_) => Answer::Srv(vec![
+                    srv(30, 0, 5003, "c.example.org."),
+                    srv(10, 0, 5001, "a.example.org."),
+                    srv(20, 0, 5002, "b.example.org."),
+                ]),
+                Query::Addresses(n) => match n.as_str() {
+                    "a.example.org." => addrs(&["192.0.2.1"]),
+                    "b.example.org." => addrs(&["192.0.2.2"]),
+                    _ => addrs(&["192.0.2.3"]),
+                },
+                _ => panic!("{q:?}"),
+            },
+        );
+        let mut r = r.unwrap();
+        assert_eq!(r.next(), Some(t(Transport::Udp, "192.0.2.1:5001")));
+        // A 503 or timeout from the first: fail over to the next priority.
+        assert!(is_failover_status(503));
+        assert!(!is_failover_status(486));
+        assert_eq!(r.remaining().len(), 2);
+        assert_eq!(r.next(), Some(t(Transport::Udp, "192.0.2.2:5002")));
+        assert_eq!(r.next(), Some(t(Transport::Udp, "192.0.2.3:5003")));
+        assert_eq!(r.next(), None);
+        assert_eq!(r.all().len(), 3);
+    }
+
+    #[test]
+    fn order_srv_groups_by_priority() {
+        let out = order_srv(
+            vec![
+                srv(2, 5, 1, "x."),
+                srv(0, 1, 2, "y."),
+                srv(1, 0, 3, "z."),
+                srv(0, 9, 4, "w."),
+            ],
+            42,
+        );
+        let prios: Vec<u16> = out.iter().map(|r| r.priority).collect();
+        assert_eq!(prios, [0, 0, 1, 2]);
+    }
+
+    #[test]
+    fn weighted_order_is_deterministic_per_seed() {
+        let recs: Vec<Srv> = (0..6).map(|i| srv(0, 10 + i, i, "h.")).collect();
+        let ports = |seed| -> Vec<u16> {
+            order_srv(recs.clone(), seed)
+                .iter()
+                .map(|r| r.port)
+                .collect()
+        };
+        assert_eq!(ports(1), ports(1));
+        assert!((0..20).any(|s| ports(s) != ports(1)));
+    }
+
+    #[test]
+    fn weighted_first_pick_respects_weights() {
+        for recs in [
+            vec![srv(0, 3, 1, "heavy."), srv(0, 1, 2, "light.")],
+            vec![srv(0, 1, 2, "light."), srv(0, 3, 1, "heavy.")],
+        ] {
+            let heavy = (0..10_000u64)
+                .filter(|&s| order_srv(recs.clone(), s)[0].port == 1)
+                .count();
+            // Expect 7 500.
+            assert!((7_200..7_800).contains(&heavy), "{heavy}");
+        }
+    }
+
+    #[test]
+    fn weight_zero_records_have_a_small_chance() {
+        let recs = vec![srv(0, 10, 1, "a."), srv(0, 0, 2, "zero.")];
+        let zero_first = (0..10_000u64)
+            .filter(|&s| order_srv(recs.clone(), s)[0].port == 2)
+            .count();
+        // One chance in 11: about 909.
+        assert!((600..1_250).contains(&zero_first), "{zero_first}");
+        // All zero: uniform.
+        let recs: Vec<Srv> = (0..3).map(|i| srv(0, 0, i, "h.")).collect();
+        let mut firsts = [0usize; 3];
+        for s in 0..9_000u64 {
+            firsts[usize::from(order_srv(recs.clone(), s)[0].port)] += 1;
+        }
+        assert!(
+            firsts.iter().all(|&n| (2_700..3_300).contains(&n)),
+            "{firsts:?}"
+        );
+    }
+
+    #[test]
+    fn duplicate_targets_removed_and_each_host_asked_once() {
+        let (q, r) = run(
+            "sip:example.org;transport=udp",
+            DEFAULT_SUPPORTED,
+            |q| match q {
+                Query::Srv(_) => Answer::Srv(vec![
+                    srv(0, 0, 5060, "Host.Example.org"),
+                    srv(1, 0, 5060, "host.example.org."),
+                    srv(2, 0, 5061, "host.example.org."),
+                    srv(3, 0, 5060, "alias.example.org."),
+                ]),
+                Query::Addresses(_) => addrs(&["192.0.2.1", "2001:db8::1", "192.0.2.1"]),
+                _ => panic!("{q:?}"),
+            },
+        );
+        assert_eq!(
+            q,
+            [
+                srv_q("_sip._udp.example.org."),
+                addr_q("host.example.org."),
+                addr_q("alias.example.org."),
+            ]
+        );
+        assert_eq!(
+            r.unwrap().all(),
+            [
+                t(Transport::Udp, "192.0.2.1:5060"),
+                t(Transport::Udp, "[2001:db8::1]:5060"),
+                t(Transport::Udp, "192.0.2.1:5061"),
+                t(Transport::Udp, "[2001:db8::1]:5061"),
+            ]
+        );
+    }
+
+    // Errors, TTL, robustness.
+
+    #[test]
+    fn timeouts_without_targets_are_503() {
+        let (_, r) = run("sip:example.org", DEFAULT_SUPPORTED, |_| Answer::Failed);
+        let e = r.unwrap_err();
+        assert!(matches!(e, LocateError::Timeout { .. }));
+        assert_eq!(e.status(), 503);
+    }
+
+    #[test]
+    fn a_failed_naptr_lookup_still_tries_srv() {
+        let (_, r) = run("sip:example.org", DEFAULT_SUPPORTED, |q| match q {
+            Query::Naptr(_) => Answer::Failed,
+            Query::Srv(n) if n.starts_with("_sip._udp") => {
+                Answer::Srv(vec![srv(0, 0, 5060, "h.example.org.")])
+            }
+            Query::Srv(_) => Answer::Failed,
+            Query::Addresses(_) => addrs(&["192.0.2.1"]),
+        });
+        assert_eq!(r.unwrap().all(), [t(Transport::Udp, "192.0.2.1:5060")]);
+    }
+
+    #[test]
+    fn ttl_is_the_minimum_of_the_records_used() {
+        let (_, r) = run("sip:example.org", DEFAULT_SUPPORTED, |q| match q {
+            Query::Naptr(_) => Answer::Naptr(vec![
+                Naptr {
+                    ttl: 600,
+                    ..naptr(10, 10, "s", "SIP+D2U", "_sip._udp.example.org.")
+                },
+                // Skipped: its short TTL does not matter.
+                Naptr {
+                    ttl: 1,
+                    ..naptr(5, 10, "s", "SIP+D2S", "_sip._sctp.example.org.")
+                },
+            ]),
+            Query::Srv(_) => Answer::Srv(vec![Srv {
+                ttl: 120,
+                ..srv(0, 0, 5060, "h.example.org.")
+            }]),
+            Query::Addresses(_) => Answer::Addresses(vec![Address {
+                ip: "192.0.2.1".parse().unwrap(),
+                ttl: 240,
+            }]),
+        });
+        assert_eq!(r.unwrap().ttl(), Some(120));
+    }
+
+    #[test]
+    fn poll_is_idempotent_and_stray_answers_are_harmless() {
+        let mut loc = Locator::new(&uri("sip:example.org:5060"), DEFAULT_SUPPORTED, 0);
+        let first = loc.poll();
+        assert_eq!(first, Step::Lookup(addr_q("example.org.")));
+        assert_eq!(loc.poll(), first);
+        // The wrong kind of records counts as none.
+        loc.answer(Answer::Srv(vec![srv(0, 0, 1, "x.")]));
+        let done = loc.poll();
+        assert!(matches!(done, Step::Failed(LocateError::NoTargets { .. })));
+        loc.answer(addrs(&["192.0.2.1"]));
+        assert_eq!(loc.poll(), done);
+    }
+
+    #[test]
+    fn hostile_zone_is_bounded() {
+        let (q, r) = run("sip:example.org", DEFAULT_SUPPORTED, |q| match q {
+            Query::Naptr(_) => Answer::Naptr(
+                (0..100)
+                    .map(|i| naptr(i, 0, "s", "SIP+D2U", &format!("_sip._udp.n{i}.example.")))
+                    .collect(),
+            ),
+            Query::Srv(n) => Answer::Srv(
+                (0..100)
+                    .map(|i| srv(0, 1, 5060, &format!("h{i}.{n}")))
+                    .collect(),
+            ),
+            Query::Addresses(_) => Answer::NoRecords,
+        });
+        assert!(q.len() <= MAX_QUERIES, "{}", q.len());
+        assert!(matches!(r, Err(LocateError::NoTargets { .. })));
+    }
+
+    #[test]
+    fn unspecified_addresses_and_port_zero_are_skipped() {
+        let (_, r) = run(
+            "sip:example.org;transport=udp",
+            DEFAULT_SUPPORTED,
+            |q| match q {
+                Query::Srv(_) => Answer::Srv(vec![srv(0, 0, 0, "z."), srv(1, 0, 5060, "h.")]),
+                Query::Addresses(_) => addrs(&["0.0.0.0", "::", "192.0.2.1"]),
+                _ => panic!("{q:?}"),
+            },
+        );
+        assert_eq!(r.unwrap().all(), [t(Transport::Udp, "192.0.2.1:5060")]);
+    }
+
+    #[test]
+    fn transports_map_to_flows() {
+        assert_eq!(Transport::Udp.flow(), Some(flow::Transport::Udp));
+        assert_eq!(Transport::Tcp.flow(), Some(flow::Transport::Tcp));
+        assert_eq!(Transport::Tls.flow(), None);
+        assert_eq!(Query::Srv("x.".into()).name(), "x.");
+    }
 }
