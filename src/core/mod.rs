@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod config;
 pub mod flow;
+pub mod locate;
 pub mod msg;
 pub mod proxy;
 pub mod registrar;
