@@ -160,6 +160,16 @@ impl Daemon {
         while let Some(event) = self.proxy.poll_event() {
             match event {
                 Event::BindingsChanged => persist = true,
+                Event::Locate { id, uri } => {
+                    // No resolver is wired in yet: names stay unreachable (404), as before.
+                    let name = uri.host.to_string();
+                    let now = self.now();
+                    self.proxy.handle_located(
+                        id,
+                        Err(crate::core::locate::LocateError::NoTargets { name }),
+                        now,
+                    );
+                }
             }
         }
         if persist {

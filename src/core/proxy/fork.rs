@@ -64,6 +64,20 @@ impl<B: Copy + PartialEq> Fork<B> {
         }
     }
 
+    /// The branch `old` is being retried as `new` (RFC 3263 failover): same place in the
+    /// context, a fresh start.
+    pub fn replace_branch(&mut self, old: B, new: B) {
+        if let Some(b) = self.branch_mut(old) {
+            let cancel_wanted = b.cancel_wanted;
+            *b = Branch {
+                id: new,
+                state: BranchState::Trying,
+                cancel_wanted,
+                cancel_sent: false,
+            };
+        }
+    }
+
     /// Every branch, answered or not.
     pub fn branches(&self) -> impl Iterator<Item = B> + '_ {
         self.branches.iter().map(|b| b.id)

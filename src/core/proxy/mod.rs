@@ -24,6 +24,7 @@ pub use local::{Extension, Listener, Locality, sent_by};
 
 use crate::core::auth::{Authenticator, Reject, Verdict};
 use crate::core::flow::{Flow, Transport};
+use crate::core::locate::{LocateError, Target};
 use crate::core::msg::{
     HeaderName, Host, Message, Method, ParseError, Request, Response, SipUri, Uri, Via,
     parse_message,
@@ -48,6 +49,29 @@ pub enum Event {
     /// Registrations changed (new, refreshed with new data, removed, expired): persist them
     /// before sending what is queued, so that a crash after the 200 OK loses nothing.
     BindingsChanged,
+    /// Find the servers for this URI (RFC 3263) and hand the answer to
+    /// [`Proxy::handle_located`] with the same id. The request waits meanwhile.
+    Locate { id: LookupId, uri: SipUri },
+}
+
+/// Names one RFC 3263 lookup the proxy is waiting for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LookupId(u64);
+
+/// A request waiting for the servers of its target to be found.
+#[derive(Debug)]
+struct PendingLookup {
+    server: ServerTxId,
+    request: Request,
+    in_flow: Flow,
+}
+
+/// RFC 3263 §4.3 failover for a request sent to a located target: the rest of the targets,
+/// and the request as sent, to re-send with a new branch.
+#[derive(Debug)]
+struct Failover {
+    next: VecDeque<Flow>,
+    sent: Request,
 }
 
 /// A forked request waiting for its answers.
@@ -58,6 +82,7 @@ struct Context {
     /// copies (Via, From, To, Call-ID, CSeq): contexts are many under load.
     request: Request,
     live_branches: usize,
+    failover: Option<Failover>,
 }
 
 #[derive(Debug)]
@@ -77,6 +102,8 @@ pub struct Proxy {
     /// per branch (an entry of the set whose deadline differs is stale and skipped).
     timer_c: BTreeSet<(Time, ClientTxId)>,
     timer_c_at: HashMap<ClientTxId, TimerC>,
+    lookups: HashMap<LookupId, PendingLookup>,
+    next_lookup: u64,
     out: VecDeque<Transmit>,
     events: VecDeque<Event>,
 }
@@ -93,6 +120,8 @@ struct TimerC {
 enum Route {
     /// Forward to these targets (Request-URI, flow), forking when there are several.
     Forward(Vec<(Uri, Flow)>),
+    /// Forward to the servers of this URI, once DNS (or mDNS) has found them.
+    Locate(SipUri),
     /// Answered here.
     Answered,
 }
@@ -120,6 +149,8 @@ impl Proxy {
             branch_owner: HashMap::new(),
             timer_c: BTreeSet::new(),
             timer_c_at: HashMap::new(),
+            lookups: HashMap::new(),
+            next_lookup: 0,
             out: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -333,6 +364,20 @@ impl Proxy {
                 match self.route_request(id, &mut req, flow, now) {
                     Ok(Route::Answered) => {}
                     Ok(Route::Forward(targets)) => self.forward(id, req, flow, targets, now),
+                    Ok(Route::Locate(uri)) => {
+                        let lookup = LookupId(self.next_lookup);
+                        self.next_lookup += 1;
+                        debug!(?lookup, %uri, "locating");
+                        self.lookups.insert(
+                            lookup,
+                            PendingLookup {
+                                server: id,
+                                request: req,
+                                in_flow: flow,
+                            },
+                        );
+                        self.events.push_back(Event::Locate { id: lookup, uri });
+                    }
                     Err(refusal) => {
                         info!(%method, remote = %flow.remote, status = refusal.status(), %refusal, "refused");
                         self.reply(id, &req, refusal.status(), now, |_| {});
@@ -396,8 +441,7 @@ impl Proxy {
                 return Ok(Route::Answered);
             }
             let target_uri = next.uri.as_sip().ok_or(Refusal::UnsupportedScheme)?;
-            let flow = self.flow_for(target_uri, now).ok_or(Refusal::NoRoute)?;
-            return Ok(Route::Forward(vec![(req.uri.clone(), flow)]));
+            return self.route_to(target_uri, req, now);
         }
 
         if req.method == Method::Register {
@@ -441,8 +485,125 @@ impl Proxy {
         if !self.may_relay(id, req, flow, to_tag, routed_through_us, now)? {
             return Ok(Route::Answered);
         }
-        let flow = self.flow_for(&sip_uri, now).ok_or(Refusal::NoRoute)?;
-        Ok(Route::Forward(vec![(req.uri.clone(), flow)]))
+        self.route_to(&sip_uri, req, now)
+    }
+
+    /// The next hop is `next` (the Request-URI or the top Route): a known flow, or a name to
+    /// locate first (RFC 3263).
+    fn route_to(&self, next: &SipUri, req: &Request, now: Time) -> Result<Route, Refusal> {
+        if let Some(flow) = self.flow_for(next, now) {
+            return Ok(Route::Forward(vec![(req.uri.clone(), flow)]));
+        }
+        match (&next.host, next.params.value("maddr")) {
+            (Host::Name(_), _) | (_, Some(_)) => Ok(Route::Locate(next.clone())),
+            _ => Err(Refusal::NoRoute),
+        }
+    }
+
+    /// The servers of a located URI (or why there are none): forward the waiting request to
+    /// the first, keeping the others for failover (RFC 3263 §4.3).
+    pub fn handle_located(
+        &mut self,
+        id: LookupId,
+        result: Result<Vec<Target>, LocateError>,
+        now: Time,
+    ) {
+        let Some(pending) = self.lookups.remove(&id) else {
+            return;
+        };
+        let mut flows: VecDeque<Flow> = match result {
+            Ok(targets) => targets
+                .iter()
+                .filter_map(|t| {
+                    let transport = t.transport.flow()?;
+                    let listener = self.locality.listener_for(transport, t.addr.ip())?;
+                    Some(Flow {
+                        transport,
+                        local: listener.addr,
+                        remote: t.addr,
+                    })
+                })
+                .collect(),
+            Err(e) => {
+                info!(?id, error = %e, status = e.status(), "could not locate the target");
+                self.reply(pending.server, &pending.request, e.status(), now, |_| {});
+                self.pump(now);
+                return;
+            }
+        };
+        let Some(first) = flows.pop_front() else {
+            info!(?id, "no target we can reach (transport or address family)");
+            self.reply(
+                pending.server,
+                &pending.request,
+                Refusal::NoRoute.status(),
+                now,
+                |_| {},
+            );
+            self.pump(now);
+            return;
+        };
+        let uri = pending.request.uri.clone();
+        self.forward(
+            pending.server,
+            pending.request,
+            pending.in_flow,
+            vec![(uri, first)],
+            now,
+        );
+        if !flows.is_empty()
+            && let Some(ctx) = self.contexts.get_mut(&pending.server)
+            && let Some(cid) = ctx.fork.branches().next()
+            && let Some(sent) = self.txs.client_request(cid).cloned()
+        {
+            ctx.failover = Some(Failover { next: flows, sent });
+        }
+        self.pump(now);
+    }
+
+    /// RFC 3263 §4.3: a located branch that timed out, failed at the transport or answered 503
+    /// is re-sent to the next target, as a new client transaction with a new branch. Returns
+    /// whether it was (then the failure is not the caller's business).
+    fn fail_over(&mut self, sid: ServerTxId, failed: ClientTxId, now: Time) -> bool {
+        let Some(ctx) = self.contexts.get_mut(&sid) else {
+            return false;
+        };
+        let Some(failover) = ctx.failover.as_mut() else {
+            return false;
+        };
+        let Some(flow) = failover.next.pop_front() else {
+            return false;
+        };
+        let mut req = failover.sent.clone();
+        let Ok(mut via) = req.headers.top_via() else {
+            return false;
+        };
+        let loop_hash = via
+            .branch()
+            .and_then(loop_hash_of_branch)
+            .unwrap_or("x")
+            .to_owned();
+        via.params.set("branch", Some(&self.ids.branch(&loop_hash)));
+        via.transport = flow.transport.as_via().to_owned();
+        via.sent_by = crate::core::msg::HostPort {
+            host: Host::from(flow.local.ip()),
+            port: Some(flow.local.port()),
+        };
+        req.headers.pop_front(&HeaderName::Via);
+        req.headers.push_front(HeaderName::Via, via.to_string());
+        failover.sent = req.clone();
+        info!(remote = %flow.remote, "failing over to the next target");
+        let invite = req.method == Method::Invite;
+        let cid = self.txs.send(req, flow, now);
+        ctx.fork.replace_branch(failed, cid);
+        ctx.live_branches += 1;
+        self.branch_owner.remove(&failed);
+        self.branch_owner.insert(cid, sid);
+        self.disarm_timer_c(failed);
+        if invite {
+            self.arm_timer_c(cid, now + TIMER_C, false);
+        }
+        true
     }
 
     /// §16.4: undo a strict router's rewrite, and remove the Route entries that name us.
@@ -869,6 +1030,7 @@ impl Proxy {
                 fork: Fork::new(branches),
                 request: req,
                 live_branches,
+                failover: None,
             },
         );
     }
@@ -952,6 +1114,16 @@ impl Proxy {
             return self.reply(cancel, req, Refusal::NoTransaction.status(), now, |_| {});
         };
         self.reply(cancel, req, 200, now, |_| {});
+        // Still looking up where to send it: it never left, so it ends here.
+        let waiting = self
+            .lookups
+            .iter()
+            .find(|(_, l)| l.server == invite)
+            .map(|(id, _)| *id);
+        if let Some(pending) = waiting.and_then(|id| self.lookups.remove(&id)) {
+            self.reply(invite, &pending.request, 487, now, |_| {});
+            return;
+        }
         match self.contexts.get_mut(&invite) {
             Some(ctx) if !ctx.fork.final_forwarded() => {
                 let actions = ctx.fork.cancel_all();
@@ -992,6 +1164,9 @@ impl Proxy {
                     } else {
                         self.disarm_timer_c(cid);
                     }
+                }
+                if resp.status == 503 && self.fail_over(sid, cid, now) {
+                    return;
                 }
                 let Some(ctx) = self.contexts.get_mut(&sid) else {
                     return;
@@ -1150,7 +1325,9 @@ impl Proxy {
                     let Some(&sid) = self.branch_owner.get(&id) else {
                         continue;
                     };
-                    self.fail_branch(sid, id, status, now);
+                    if !self.fail_over(sid, id, now) {
+                        self.fail_branch(sid, id, status, now);
+                    }
                 }
                 TxEvent::ClientTerminated { id } => {
                     self.disarm_timer_c(id);

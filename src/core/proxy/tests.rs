@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::*;
 use crate::core::auth::NonceKey;
+use crate::core::locate::{LocateError, Target};
 use crate::core::registrar::RegistrarPolicy;
 use crate::core::transaction::TimerConfig;
 
@@ -679,4 +680,167 @@ fn a_guessing_address_is_refused_even_with_the_right_password() {
         at(200.0),
     );
     assert_eq!(responses_to(&drain(&mut p), guesser).remove(0).status, 200);
+}
+
+/// alice (a local phone) calls `target` with credentials; returns the lookup the proxy asks for.
+fn alice_calls(
+    p: &mut Proxy,
+    phone: SocketAddr,
+    target: &str,
+    branch: &str,
+    now: Time,
+) -> (LookupId, SipUri) {
+    let text = invite_text(phone, target, branch, "").replace(
+        "From: <sip:carol@example.net>",
+        "From: <sip:alice@alice.test>",
+    );
+    deliver(p, phone, &text, now);
+    let ch = responses_to(&drain(p), phone)
+        .into_iter()
+        .find(|r| r.status == 407)
+        .expect("challenged");
+    let pa = ch
+        .headers
+        .get(&HeaderName::ProxyAuthenticate)
+        .unwrap()
+        .to_owned();
+    let cred = digest(&pa, "alice", "apw", "INVITE", target);
+    let text = text
+        .replace(
+            &format!("branch=z9hG4bK{branch}"),
+            &format!("branch=z9hG4bK{branch}2"),
+        )
+        .replace("CSeq: 1 INVITE", "CSeq: 2 INVITE")
+        .replace(
+            "Content-Length: 0",
+            &format!("Proxy-Authorization: {cred}\nContent-Length: 0"),
+        );
+    deliver(p, phone, &text, now);
+    drain(p);
+    loop {
+        match p.poll_event() {
+            Some(Event::Locate { id, uri }) => return (id, uri),
+            Some(_) => continue,
+            None => panic!("no lookup asked for"),
+        }
+    }
+}
+
+fn target(s: &str) -> Target {
+    Target {
+        transport: crate::core::locate::Transport::Udp,
+        addr: addr(s),
+    }
+}
+
+#[test]
+fn a_foreign_domain_is_located_and_the_next_target_tried_on_timeout_and_503() {
+    let mut p = proxy();
+    let phone = addr(DESK);
+    let (id, uri) = alice_calls(&mut p, phone, "sip:bob@bob.test", "loc1", at(0.0));
+    assert_eq!(uri.to_string(), "sip:bob@bob.test");
+    let (first, second, third) = (
+        addr("192.0.2.1:5060"),
+        addr("192.0.2.2:5070"),
+        addr("192.0.2.3:5080"),
+    );
+    p.handle_located(
+        id,
+        Ok(vec![
+            target("192.0.2.1:5060"),
+            target("192.0.2.2:5070"),
+            target("192.0.2.3:5080"),
+        ]),
+        at(0.1),
+    );
+    let out = drain(&mut p);
+    let inv1 = requests_to(&out, first).remove(0);
+    assert_eq!(
+        inv1.uri.to_string(),
+        "sip:bob@bob.test",
+        "the Request-URI stays the dialled one"
+    );
+    // the first server never answers: after Timer B the second gets the INVITE, new branch
+    p.handle_timeout(at(32.2));
+    let out = drain(&mut p);
+    let inv2 = requests_to(&out, second).remove(0);
+    assert_ne!(
+        inv2.headers.top_via().unwrap().branch(),
+        inv1.headers.top_via().unwrap().branch()
+    );
+    assert!(
+        responses_to(&out, phone).iter().all(|r| r.status < 200),
+        "the caller sees no failure yet"
+    );
+    // the second is overloaded (503): the third gets it at once
+    deliver_msg(&mut p, second, &answer(&inv2, 503, "s2"), at(33.0));
+    let out = drain(&mut p);
+    let inv3 = requests_to(&out, third)
+        .into_iter()
+        .find(|r| r.method == Method::Invite)
+        .unwrap();
+    deliver_msg(&mut p, third, &answer(&inv3, 200, "s3"), at(33.5));
+    let out = drain(&mut p);
+    assert_eq!(responses_to(&out, phone).last().unwrap().status, 200);
+}
+
+#[test]
+fn an_unknown_domain_gets_404_and_strangers_get_no_lookup() {
+    let mut p = proxy();
+    let phone = addr(DESK);
+    let (id, _) = alice_calls(&mut p, phone, "sip:bob@nowhere.test", "loc2", at(0.0));
+    p.handle_located(
+        id,
+        Err(LocateError::NoSuchDomain {
+            name: "nowhere.test".into(),
+        }),
+        at(0.1),
+    );
+    assert_eq!(
+        responses_to(&drain(&mut p), phone).last().unwrap().status,
+        404
+    );
+    let stranger = addr(CALLER);
+    deliver(
+        &mut p,
+        stranger,
+        &invite_text(stranger, "sip:bob@bob.test", "loc3", ""),
+        at(1.0),
+    );
+    assert_eq!(
+        responses_to(&drain(&mut p), stranger)
+            .last()
+            .unwrap()
+            .status,
+        403
+    );
+    assert_eq!(p.poll_event(), None, "no lookup on a stranger's behalf");
+}
+
+#[test]
+fn a_cancel_while_locating_ends_the_call_and_the_late_answer_is_ignored() {
+    let mut p = proxy();
+    let phone = addr(DESK);
+    let (id, _) = alice_calls(&mut p, phone, "sip:bob@bob.test", "loc4", at(0.0));
+    let cancel = invite_text(phone, "sip:bob@bob.test", "loc42", "")
+        .replace(
+            "From: <sip:carol@example.net>",
+            "From: <sip:alice@alice.test>",
+        )
+        .replace("INVITE sip:", "CANCEL sip:")
+        .replace("CSeq: 1 INVITE", "CSeq: 2 CANCEL");
+    deliver(&mut p, phone, &cancel, at(0.5));
+    let statuses: Vec<u16> = responses_to(&drain(&mut p), phone)
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert!(
+        statuses.contains(&200) && statuses.contains(&487),
+        "{statuses:?}"
+    );
+    p.handle_located(id, Ok(vec![target("192.0.2.1:5060")]), at(1.0));
+    assert!(
+        requests_to(&drain(&mut p), addr("192.0.2.1:5060")).is_empty(),
+        "nothing is sent after the CANCEL"
+    );
 }
