@@ -43,8 +43,19 @@ pub struct Config {
     pub registrar: RegistrarConfig,
     pub auth: AuthConfig,
     pub secrets: SecretsConfig,
+    pub dns: DnsConfig,
     /// From config.toml (or the built-in default), then from phones.toml.
     pub extensions: Vec<Extension>,
+}
+
+/// Where names are looked up (RFC 3263 routing to other domains).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DnsConfig {
+    /// `None`: the system's resolver (`/etc/resolv.conf`); `Some`: exactly this server
+    /// (`server = "127.0.0.1:5353"`; resolv.conf cannot name a port).
+    pub server: Option<SocketAddr>,
+    /// How long one lookup may take before the call is answered 503.
+    pub timeout: Duration,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -239,8 +250,16 @@ struct RawConfig {
     registrar: RawRegistrar,
     auth: RawAuth,
     secrets: RawSecrets,
+    dns: RawDns,
     #[serde(rename = "extension")]
     extensions: Vec<RawExtension>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawDns {
+    server: Option<Spanned<String>>,
+    timeout_ms: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -395,6 +414,29 @@ impl Config {
         let secrets = SecretsConfig {
             store: raw.secrets.store.unwrap_or(StoreChoice::Auto),
         };
+        let dns = DnsConfig {
+            server: match raw.dns.server {
+                None => None,
+                Some(v) if v.get_ref() == "system" => None,
+                Some(v) => Some(v.get_ref().parse::<SocketAddr>().map_err(|_| {
+                    cx.at(
+                        &v,
+                        "dns.server",
+                        "must be \"system\" or an address:port such as \"127.0.0.1:5353\""
+                            .to_owned(),
+                    )
+                })?),
+            },
+            timeout: match raw.dns.timeout_ms {
+                None => Duration::from_millis(DEFAULT_DNS_TIMEOUT_MS),
+                Some(v) if (100..=60_000).contains(v.get_ref()) => {
+                    Duration::from_millis(*v.get_ref())
+                }
+                Some(v) => {
+                    return Err(cx.at(&v, "dns.timeout_ms", "must be 100 to 60000".to_owned()));
+                }
+            },
+        };
 
         let mut extensions = Vec::new();
         for raw in raw.extensions {
@@ -427,6 +469,7 @@ impl Config {
                 algorithms,
             },
             secrets,
+            dns,
             extensions,
         })
     }
@@ -787,6 +830,9 @@ pub fn check_domain(d: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Long enough for a slow resolver, short enough to answer a caller before its phone gives up.
+const DEFAULT_DNS_TIMEOUT_MS: u64 = 5_000;
 
 #[cfg(test)]
 mod tests {
@@ -1160,5 +1206,23 @@ name = "bob.desk"
             let (_, line, key, _) = invalid(e);
             assert_eq!((line, key.as_str()), (Some(2), "auth.algorithms"), "{bad}");
         }
+    }
+
+    #[test]
+    fn dns_server_is_the_system_one_unless_given() {
+        let c = parse("").unwrap();
+        assert_eq!(c.dns.server, None);
+        assert_eq!(c.dns.timeout, Duration::from_secs(5));
+        let c = parse("[dns]\nserver = \"127.0.0.1:5353\"\ntimeout_ms = 800").unwrap();
+        assert_eq!(c.dns.server, Some("127.0.0.1:5353".parse().unwrap()));
+        assert_eq!(c.dns.timeout, Duration::from_millis(800));
+        assert_eq!(
+            parse("[dns]\nserver = \"system\"").unwrap().dns.server,
+            None
+        );
+        let (_, line, key, _) = invalid(parse("[dns]\nserver = \"localhost\"").unwrap_err());
+        assert_eq!((line, key.as_str()), (Some(2), "dns.server"));
+        let (_, line, key, _) = invalid(parse("[dns]\ntimeout_ms = 5").unwrap_err());
+        assert_eq!((line, key.as_str()), (Some(2), "dns.timeout_ms"));
     }
 }
