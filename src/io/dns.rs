@@ -202,13 +202,15 @@ impl Dns {
             debug!(?query, records = records(&answer), "DNS answer from cache");
             return answer;
         }
-        let Some(left) = deadline.checked_duration_since(now).filter(|d| !d.is_zero()) else {
+        let Some(left) = deadline
+            .checked_duration_since(now)
+            .filter(|d| !d.is_zero())
+        else {
             info!(?query, "DNS query not sent: time for this location is up");
             return Answer::Failed;
         };
         let limit = left.min(self.inner.timeout * QUERY_TIMEOUT_FACTOR);
-        let (answer, negative_ttl) = match tokio::time::timeout(limit, self.lookup(query)).await
-        {
+        let (answer, negative_ttl) = match tokio::time::timeout(limit, self.lookup(query)).await {
             Ok(result) => result,
             Err(_) => {
                 info!(?query, "DNS query timed out");
