@@ -544,6 +544,17 @@ mod tests {
     }
 
     #[test]
+    fn builds_outside_a_runtime_without_sending_anything() {
+        // The daemon builds its resolver while reading the configuration.
+        let at = DnsServer::At("127.0.0.1:5353".parse().unwrap());
+        let dns = Dns::new(at, Duration::from_secs(1)).unwrap();
+        assert!(format!("{dns:?}").contains("127.0.0.1:5353"));
+        if std::path::Path::new("/etc/resolv.conf").exists() {
+            assert!(Dns::new(DnsServer::System, Duration::from_secs(1)).is_ok());
+        }
+    }
+
+    #[test]
     fn zero_timeout_is_refused() {
         let server = DnsServer::At("127.0.0.1:53".parse().unwrap());
         assert!(matches!(
