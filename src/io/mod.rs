@@ -1,5 +1,6 @@
 //! The tokio shell: everything that touches the outside world.
 
+pub mod dns;
 pub mod driver;
 pub mod paths;
 pub mod secrets;

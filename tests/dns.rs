@@ -1,0 +1,322 @@
+//! `io::dns` against a real DNS server: an in-process hickory-server on 127.0.0.1 serving zone
+//! text. Loopback only; the system resolver is never asked (every `Dns` here names its server).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use hickory_server::Server;
+use hickory_server::net::runtime::{Time, TokioRuntimeProvider};
+use hickory_server::proto::rr::{LowerName, Name};
+use hickory_server::proto::serialize::txt::Parser;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::store::in_memory::InMemoryZoneHandler;
+use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneType};
+
+use sipwitch::core::locate::{DEFAULT_SUPPORTED, LocateError, Target, Targets, Transport};
+use sipwitch::core::msg::{SipUri, Uri};
+use sipwitch::io::dns::{Dns, DnsServer};
+
+/// The per-attempt timeout the resolvers here use: short, since every server is local.
+const TIMEOUT: Duration = Duration::from_millis(300);
+/// Whatever happens, a test's locate returns within this.
+const OUTER: Duration = Duration::from_secs(30);
+
+/// A catalog that counts the queries it is asked.
+struct Counting {
+    catalog: Catalog,
+    queries: Arc<AtomicUsize>,
+}
+
+// The trait is declared with `async_trait`; this is its expansion, written out so that the
+// tests need no extra crate.
+impl RequestHandler for Counting {
+    fn handle_request<'life0, 'life1, 'async_trait, R, T>(
+        &'life0 self,
+        request: &'life1 Request,
+        response_handle: R,
+    ) -> Pin<Box<dyn Future<Output = ResponseInfo> + Send + 'async_trait>>
+    where
+        R: 'async_trait + ResponseHandler,
+        T: 'async_trait + Time,
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.queries.fetch_add(1, Ordering::SeqCst);
+        self.catalog
+            .handle_request::<R, T>(request, response_handle)
+    }
+}
+
+struct TestDns {
+    addr: SocketAddr,
+    queries: Arc<AtomicUsize>,
+    server: Server<Counting>,
+}
+
+impl TestDns {
+    /// Serves `zones` (origin, zone text) on 127.0.0.1, UDP and TCP, on a free port.
+    async fn start(zones: &[(&str, &str)]) -> TestDns {
+        let mut catalog = Catalog::new();
+        for (origin, text) in zones {
+            let (origin, records) =
+                Parser::new(*text, None, Some(Name::from_ascii(origin).unwrap()))
+                    .parse()
+                    .unwrap();
+            let zone = InMemoryZoneHandler::<TokioRuntimeProvider>::new(
+                origin.clone(),
+                records,
+                ZoneType::Primary,
+                AxfrPolicy::Deny,
+            )
+            .unwrap();
+            catalog.upsert(LowerName::new(&origin), vec![Arc::new(zone)]);
+        }
+        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = udp.local_addr().unwrap();
+        let tcp = tokio::net::TcpListener::bind(addr).await.unwrap();
+        let queries = Arc::new(AtomicUsize::new(0));
+        let mut server = Server::new(Counting {
+            catalog,
+            queries: queries.clone(),
+        });
+        server.register_socket(udp);
+        server.register_listener(tcp, Duration::from_secs(5), 4096);
+        TestDns {
+            addr,
+            queries,
+            server,
+        }
+    }
+
+    fn dns(&self) -> Dns {
+        Dns::new(DnsServer::At(self.addr), TIMEOUT).unwrap()
+    }
+
+    fn queries(&self) -> usize {
+        self.queries.load(Ordering::SeqCst)
+    }
+
+    async fn stop(mut self) {
+        let _ = self.server.shutdown_gracefully().await;
+    }
+}
+
+const SOA: &str = "$TTL 60
+@          IN SOA  ns hostmaster 1 3600 600 86400 60
+@          IN NS   ns
+ns         IN A    127.0.0.1
+";
+
+fn zone(records: &str) -> String {
+    format!("{SOA}{records}")
+}
+
+fn uri(s: &str) -> SipUri {
+    Uri::parse(s).unwrap().as_sip().unwrap().clone()
+}
+
+fn t(transport: Transport, addr: &str) -> Target {
+    Target {
+        transport,
+        addr: addr.parse().unwrap(),
+    }
+}
+
+async fn locate(dns: &Dns, u: &str) -> Result<Targets, LocateError> {
+    tokio::time::timeout(OUTER, dns.locate(&uri(u), DEFAULT_SUPPORTED, 7))
+        .await
+        .expect("locate must return in bounded time")
+}
+
+/// NAPTR for TLS (unsupported, skipped), UDP and TCP; SRV per transport; host with A + AAAA.
+fn alice() -> String {
+    zone(
+        r#"
+@          IN NAPTR 10 50 "s" "SIPS+D2T" "" _sips._tcp.alice.test.
+@          IN NAPTR 20 50 "s" "SIP+D2U"  "" _sip._udp.alice.test.
+@          IN NAPTR 30 50 "s" "SIP+D2T"  "" _sip._tcp.alice.test.
+@          IN A     127.0.0.2
+_sip._udp  IN SRV   0 0 5062 host.alice.test.
+_sip._tcp  IN SRV   0 0 5064 host.alice.test.
+_sips._tcp IN SRV   0 0 5063 host.alice.test.
+host       IN A     127.0.0.1
+host       IN AAAA  ::1
+"#,
+    )
+}
+
+#[tokio::test]
+async fn naptr_srv_address_chain_gives_ordered_targets() {
+    let server = TestDns::start(&[("alice.test.", &alice())]).await;
+    let targets = locate(&server.dns(), "sip:bob@alice.test").await.unwrap();
+    assert_eq!(
+        targets.all(),
+        [
+            t(Transport::Udp, "127.0.0.1:5062"),
+            t(Transport::Udp, "[::1]:5062"),
+            t(Transport::Tcp, "127.0.0.1:5064"),
+            t(Transport::Tcp, "[::1]:5064"),
+        ]
+    );
+    assert_eq!(targets.ttl(), Some(60));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn naptr_out_of_order_is_sorted_by_order_then_preference() {
+    let text = zone(
+        r#"
+@          IN NAPTR 20 10 "s" "SIP+D2U"  "" _sip._udp.bob.test.
+@          IN NAPTR 10 90 "s" "SIP+D2U"  "" _late._udp.bob.test.
+@          IN NAPTR 10 10 "s" "SIP+D2T"  "" _sip._tcp.bob.test.
+_sip._udp  IN SRV   0 0 5001 h.bob.test.
+_late._udp IN SRV   0 0 5002 h.bob.test.
+_sip._tcp  IN SRV   0 0 5003 h.bob.test.
+h          IN A     127.0.0.1
+"#,
+    );
+    let server = TestDns::start(&[("bob.test.", &text)]).await;
+    let targets = locate(&server.dns(), "sip:bob.test").await.unwrap();
+    assert_eq!(
+        targets.all(),
+        [
+            t(Transport::Tcp, "127.0.0.1:5003"),
+            t(Transport::Udp, "127.0.0.1:5002"),
+            t(Transport::Udp, "127.0.0.1:5001"),
+        ]
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn srv_priorities_give_the_failover_order() {
+    // No NAPTR: the locator asks _sip._udp and _sip._tcp itself.
+    let text = zone(
+        r#"
+_sip._udp  IN SRV   20 0 5080 b1.carol.test.
+_sip._udp  IN SRV   10 5 5070 a1.carol.test.
+_sip._udp  IN SRV   20 0 5081 b2.carol.test.
+_sip._udp  IN SRV   10 5 5071 a2.carol.test.
+a1         IN A     127.0.0.11
+a2         IN A     127.0.0.12
+b1         IN A     127.0.0.21
+b2         IN A     127.0.0.22
+"#,
+    );
+    let server = TestDns::start(&[("carol.test.", &text)]).await;
+    let dns = server.dns();
+    for seed in 0..4 {
+        let targets = tokio::time::timeout(
+            OUTER,
+            dns.locate(&uri("sip:carol.test"), DEFAULT_SUPPORTED, seed),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let mut all = targets.all().to_vec();
+        assert_eq!(all.len(), 4, "{all:?}");
+        assert!(all.iter().all(|t| t.transport == Transport::Udp));
+        // Within a priority the weighted choice may go either way; across them it may not.
+        let mut second = all.split_off(2);
+        all.sort_by_key(|t| t.addr);
+        second.sort_by_key(|t| t.addr);
+        assert_eq!(
+            all,
+            [
+                t(Transport::Udp, "127.0.0.11:5070"),
+                t(Transport::Udp, "127.0.0.12:5071")
+            ]
+        );
+        assert_eq!(
+            second,
+            [
+                t(Transport::Udp, "127.0.0.21:5080"),
+                t(Transport::Udp, "127.0.0.22:5081")
+            ]
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn explicit_port_skips_naptr_and_srv() {
+    let server = TestDns::start(&[("alice.test.", &alice())]).await;
+    let dns = server.dns();
+    let targets = locate(&dns, "sip:bob@alice.test:5099").await.unwrap();
+    assert_eq!(targets.all(), [t(Transport::Udp, "127.0.0.2:5099")]);
+    // One question: A/AAAA of the name (hickory sends A and AAAA as two DNS queries).
+    assert_eq!(server.queries(), 2);
+    let targets = locate(&dns, "sip:bob@alice.test:5099;transport=tcp")
+        .await
+        .unwrap();
+    assert_eq!(targets.all(), [t(Transport::Tcp, "127.0.0.2:5099")]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn cname_intermediates_are_followed_and_filtered() {
+    let text = zone(
+        r#"
+_sip._udp  IN SRV   0 0 5090 alias.dave.test.
+alias      IN CNAME host.dave.test.
+host       IN A     127.0.0.1
+"#,
+    );
+    let server = TestDns::start(&[("dave.test.", &text)]).await;
+    let targets = locate(&server.dns(), "sip:dave.test;transport=udp")
+        .await
+        .unwrap();
+    assert_eq!(targets.all(), [t(Transport::Udp, "127.0.0.1:5090")]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn nxdomain_is_no_such_domain_404() {
+    let server = TestDns::start(&[("alice.test.", &alice())]).await;
+    let e = locate(&server.dns(), "sip:bob@nowhere.alice.test")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, LocateError::NoSuchDomain { .. }), "{e:?}");
+    assert_eq!(e.status(), 404);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn silent_server_is_timeout_503() {
+    // Bound, never read: every query goes unanswered (and TCP to it is refused).
+    let silent = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let dns = Dns::new(DnsServer::At(silent.local_addr().unwrap()), TIMEOUT).unwrap();
+    let e = locate(&dns, "sip:bob@alice.test").await.unwrap_err();
+    assert!(matches!(e, LocateError::Timeout { .. }), "{e:?}");
+    assert_eq!(e.status(), 503);
+    drop(silent);
+}
+
+#[tokio::test]
+async fn cache_answers_the_second_locate_without_queries() {
+    let server = TestDns::start(&[("alice.test.", &alice())]).await;
+    let dns = server.dns();
+    let first = locate(&dns, "sip:bob@alice.test").await.unwrap();
+    let asked = server.queries();
+    assert!(asked > 0);
+    // A clone shares the cache.
+    let second = locate(&dns.clone(), "sip:carol@alice.test").await.unwrap();
+    assert_eq!(server.queries(), asked);
+    assert_eq!(second.all(), first.all());
+    // Negative answers are cached too.
+    let _ = locate(&dns, "sip:nowhere.alice.test").await.unwrap_err();
+    let asked = server.queries();
+    let e = locate(&dns, "sip:nowhere.alice.test").await.unwrap_err();
+    assert!(matches!(e, LocateError::NoSuchDomain { .. }));
+    assert_eq!(server.queries(), asked);
+    // With the server gone, the cached answers still locate.
+    server.stop().await;
+    let third = locate(&dns, "sip:alice.test").await.unwrap();
+    assert_eq!(third.all(), first.all());
+}
