@@ -2,20 +2,7 @@
 //! text. Loopback only; the system resolver is never asked (every `Dns` here names its server).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::future::Future;
-use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-
-use hickory_server::Server;
-use hickory_server::net::runtime::{Time, TokioRuntimeProvider};
-use hickory_server::proto::rr::{LowerName, Name};
-use hickory_server::proto::serialize::txt::Parser;
-use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::store::in_memory::InMemoryZoneHandler;
-use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneType};
 
 use sipwitch::core::locate::{DEFAULT_SUPPORTED, LocateError, Target, Targets, Transport};
 use sipwitch::core::msg::{SipUri, Uri};
@@ -26,85 +13,12 @@ const TIMEOUT: Duration = Duration::from_millis(300);
 /// Whatever happens, a test's locate returns within this.
 const OUTER: Duration = Duration::from_secs(30);
 
-/// A catalog that counts the queries it is asked.
-struct Counting {
-    catalog: Catalog,
-    queries: Arc<AtomicUsize>,
-}
+#[path = "common/dns.rs"]
+mod test_dns;
+use test_dns::TestDns;
 
-// The trait is declared with `async_trait`; this is its expansion, written out so that the
-// tests need no extra crate.
-impl RequestHandler for Counting {
-    fn handle_request<'life0, 'life1, 'async_trait, R, T>(
-        &'life0 self,
-        request: &'life1 Request,
-        response_handle: R,
-    ) -> Pin<Box<dyn Future<Output = ResponseInfo> + Send + 'async_trait>>
-    where
-        R: 'async_trait + ResponseHandler,
-        T: 'async_trait + Time,
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        Self: 'async_trait,
-    {
-        self.queries.fetch_add(1, Ordering::SeqCst);
-        self.catalog
-            .handle_request::<R, T>(request, response_handle)
-    }
-}
-
-struct TestDns {
-    addr: SocketAddr,
-    queries: Arc<AtomicUsize>,
-    server: Server<Counting>,
-}
-
-impl TestDns {
-    /// Serves `zones` (origin, zone text) on 127.0.0.1, UDP and TCP, on a free port.
-    async fn start(zones: &[(&str, &str)]) -> TestDns {
-        let mut catalog = Catalog::new();
-        for (origin, text) in zones {
-            let (origin, records) =
-                Parser::new(*text, None, Some(Name::from_ascii(origin).unwrap()))
-                    .parse()
-                    .unwrap();
-            let zone = InMemoryZoneHandler::<TokioRuntimeProvider>::new(
-                origin.clone(),
-                records,
-                ZoneType::Primary,
-                AxfrPolicy::Deny,
-            )
-            .unwrap();
-            catalog.upsert(LowerName::new(&origin), vec![Arc::new(zone)]);
-        }
-        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let addr = udp.local_addr().unwrap();
-        let tcp = tokio::net::TcpListener::bind(addr).await.unwrap();
-        let queries = Arc::new(AtomicUsize::new(0));
-        let mut server = Server::new(Counting {
-            catalog,
-            queries: queries.clone(),
-        });
-        server.register_socket(udp);
-        server.register_listener(tcp, Duration::from_secs(5), 4096);
-        TestDns {
-            addr,
-            queries,
-            server,
-        }
-    }
-
-    fn dns(&self) -> Dns {
-        Dns::new(DnsServer::At(self.addr), TIMEOUT).unwrap()
-    }
-
-    fn queries(&self) -> usize {
-        self.queries.load(Ordering::SeqCst)
-    }
-
-    async fn stop(mut self) {
-        let _ = self.server.shutdown_gracefully().await;
-    }
+fn resolver(server: &TestDns) -> Dns {
+    Dns::new(DnsServer::At(server.addr), TIMEOUT).unwrap()
 }
 
 const SOA: &str = "$TTL 60
@@ -154,7 +68,9 @@ host       IN AAAA  ::1
 #[tokio::test]
 async fn naptr_srv_address_chain_gives_ordered_targets() {
     let server = TestDns::start(&[("alice.test.", &alice())]).await;
-    let targets = locate(&server.dns(), "sip:bob@alice.test").await.unwrap();
+    let targets = locate(&resolver(&server), "sip:bob@alice.test")
+        .await
+        .unwrap();
     assert_eq!(
         targets.all(),
         [
@@ -182,7 +98,7 @@ h          IN A     127.0.0.1
 "#,
     );
     let server = TestDns::start(&[("bob.test.", &text)]).await;
-    let targets = locate(&server.dns(), "sip:bob.test").await.unwrap();
+    let targets = locate(&resolver(&server), "sip:bob.test").await.unwrap();
     assert_eq!(
         targets.all(),
         [
@@ -210,7 +126,7 @@ b2         IN A     127.0.0.22
 "#,
     );
     let server = TestDns::start(&[("carol.test.", &text)]).await;
-    let dns = server.dns();
+    let dns = resolver(&server);
     for seed in 0..4 {
         let targets = tokio::time::timeout(
             OUTER,
@@ -247,7 +163,7 @@ b2         IN A     127.0.0.22
 #[tokio::test]
 async fn explicit_port_skips_naptr_and_srv() {
     let server = TestDns::start(&[("alice.test.", &alice())]).await;
-    let dns = server.dns();
+    let dns = resolver(&server);
     let targets = locate(&dns, "sip:bob@alice.test:5099").await.unwrap();
     assert_eq!(targets.all(), [t(Transport::Udp, "127.0.0.2:5099")]);
     // One question: A/AAAA of the name (hickory sends A and AAAA as two DNS queries).
@@ -269,7 +185,7 @@ host       IN A     127.0.0.1
 "#,
     );
     let server = TestDns::start(&[("dave.test.", &text)]).await;
-    let targets = locate(&server.dns(), "sip:dave.test;transport=udp")
+    let targets = locate(&resolver(&server), "sip:dave.test;transport=udp")
         .await
         .unwrap();
     assert_eq!(targets.all(), [t(Transport::Udp, "127.0.0.1:5090")]);
@@ -279,7 +195,7 @@ host       IN A     127.0.0.1
 #[tokio::test]
 async fn nxdomain_is_no_such_domain_404() {
     let server = TestDns::start(&[("alice.test.", &alice())]).await;
-    let e = locate(&server.dns(), "sip:bob@nowhere.alice.test")
+    let e = locate(&resolver(&server), "sip:bob@nowhere.alice.test")
         .await
         .unwrap_err();
     assert!(matches!(e, LocateError::NoSuchDomain { .. }), "{e:?}");
@@ -301,7 +217,7 @@ async fn silent_server_is_timeout_503() {
 #[tokio::test]
 async fn cache_answers_the_second_locate_without_queries() {
     let server = TestDns::start(&[("alice.test.", &alice())]).await;
-    let dns = server.dns();
+    let dns = resolver(&server);
     let first = locate(&dns, "sip:bob@alice.test").await.unwrap();
     let asked = server.queries();
     assert!(asked > 0);

@@ -15,10 +15,13 @@ use tracing::{error, info, warn};
 use crate::core::auth::{Authenticator, NonceKey};
 use crate::core::config::{Config, ListenTransport};
 use crate::core::flow::Transport;
-use crate::core::proxy::{Event, Extension, Listener, Locality, Proxy};
+use crate::core::locate::DEFAULT_SUPPORTED;
+use crate::core::msg::SipUri;
+use crate::core::proxy::{Event, Extension, Listener, Locality, LookupId, Proxy};
 use crate::core::registrar::{Registrar, RegistrarPolicy, Snapshot};
 use crate::core::time::Time;
 use crate::core::transaction::{TimerConfig, Transactions};
+use crate::io::dns::{Dns, DnsServer};
 use crate::io::paths::{self, Paths};
 use crate::io::secrets::{self, SecretStore};
 use crate::io::state;
@@ -147,6 +150,7 @@ struct Daemon {
     inputs_tx: mpsc::Sender<Input>,
     origin: Instant,
     store: Arc<dyn SecretStore>,
+    dns: Dns,
 }
 
 impl Daemon {
@@ -160,16 +164,7 @@ impl Daemon {
         while let Some(event) = self.proxy.poll_event() {
             match event {
                 Event::BindingsChanged => persist = true,
-                Event::Locate { id, uri } => {
-                    // No resolver is wired in yet: names stay unreachable (404), as before.
-                    let name = uri.host.to_string();
-                    let now = self.now();
-                    self.proxy.handle_located(
-                        id,
-                        Err(crate::core::locate::LocateError::NoTargets { name }),
-                        now,
-                    );
-                }
+                Event::Locate { id, uri } => self.locate(id, uri),
             }
         }
         if persist {
@@ -178,6 +173,24 @@ impl Daemon {
         while let Some(t) = self.proxy.poll_transmit() {
             self.transports.send(t.flow, t.bytes, &self.inputs_tx).await;
         }
+    }
+
+    /// Resolves in the background; the answer comes back as an input like a packet does.
+    fn locate(&self, id: LookupId, uri: SipUri) {
+        let dns = self.dns.clone();
+        let inputs = self.inputs_tx.clone();
+        let seed = u64::from_le_bytes(
+            random_bytes()
+                .map(|b| [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+                .unwrap_or_default(),
+        );
+        tokio::spawn(async move {
+            let result = dns
+                .locate(&uri, DEFAULT_SUPPORTED, seed)
+                .await
+                .map(|t| t.all().to_vec());
+            let _ = inputs.send(Input::Located { id, result }).await;
+        });
     }
 
     fn persist_bindings(&self) {
@@ -352,6 +365,9 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
     }
     info!(domains = ?config.server.domains, extensions = config.extensions.len(), "sipwitchd ready");
 
+    let dns_server = config.dns.server.map_or(DnsServer::System, DnsServer::At);
+    let dns = Dns::new(dns_server, config.dns.timeout)
+        .map_err(|e| DaemonError::Config(format!("dns ({dns_server}): {e}")))?;
     let mut daemon = Daemon {
         paths,
         proxy,
@@ -359,6 +375,7 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
         inputs_tx,
         origin,
         store,
+        dns,
     };
     let mut hup = signal(SignalKind::hangup())?;
     let mut term = signal(SignalKind::terminate())?;
@@ -381,6 +398,7 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
                 match input {
                     Input::Packet { flow, bytes } => daemon.proxy.handle_datagram(flow, &bytes, now),
                     Input::Connected { flow, writer } => daemon.transports.connected(flow, writer),
+                    Input::Located { id, result } => daemon.proxy.handle_located(id, result, now),
                     Input::Closed { flow } => {
                         daemon.transports.closed(flow);
                         daemon.proxy.handle_transport_error(flow, now);

@@ -38,6 +38,11 @@ pub enum Input {
     },
     /// A TCP connection closed or could not be opened.
     Closed { flow: Flow },
+    /// A lookup the proxy asked for (RFC 3263) finished.
+    Located {
+        id: crate::core::proxy::LookupId,
+        result: Result<Vec<crate::core::locate::Target>, crate::core::locate::LocateError>,
+    },
 }
 
 /// The sockets the driver sends through.

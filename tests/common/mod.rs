@@ -106,8 +106,15 @@ impl Daemon {
         extra_toml: &str,
     ) -> Daemon {
         let listen_toml: Vec<String> = listen.iter().map(|l| format!("\"{l}\"")).collect();
+        // Never the system resolver (it is not on loopback): a DNS server on a loopback port
+        // where nothing listens, unless the test brings its own.
+        let dns = if extra_toml.contains("[dns]") {
+            ""
+        } else {
+            "[dns]\nserver = \"127.0.0.1:9\"\ntimeout_ms = 500\n"
+        };
         let mut config = format!(
-            "[server]\ndomains = [\"{domain}\"]\nlisten = [{}]\n\n[secrets]\nstore = \"file\"\n{extra_toml}\n",
+            "[server]\ndomains = [\"{domain}\"]\nlisten = [{}]\n\n[secrets]\nstore = \"file\"\n{dns}{extra_toml}\n",
             listen_toml.join(", ")
         );
         for (name, number, _) in phones {
