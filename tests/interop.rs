@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Daemon, Phone, TempDir, field, result_fields, run_script};
+use common::{Daemon, Phone, TempDir, field, result_fields, run_script, run_script_with};
 
 /// SIPp 3.6 answers only the first challenge and knows only MD5 ("authentication must use MD5"),
 /// and baresip 1.0's libre gives up on a 401 that offers any algorithm it does not know
@@ -294,5 +294,100 @@ fn sipvicious_finds_no_extension_and_cracks_no_password() {
     assert!(
         d.log().contains("too many failed authentications"),
         "the brake engaged"
+    );
+}
+
+/// Starts a daemon for `domain` on `ip`:5060 (the port the zone's SRV records name), resolving
+/// through the Knot server of `dns-zone.sh` on 127.0.0.1:`dns_port`.
+fn domain_daemon(tag: &str, ip: &str, domain: &str, phone: Phone, dns_port: u16) -> Daemon {
+    let extra =
+        format!("{LEGACY_PHONES}[dns]\nserver = \"127.0.0.1:{dns_port}\"\ntimeout_ms = 2000\n");
+    Daemon::configure(
+        TempDir::new(tag),
+        domain,
+        &[format!("udp:{ip}:5060"), format!("tcp:{ip}:5060")],
+        &[phone],
+        &extra,
+    )
+    .spawn()
+}
+
+/// baresip on each side, each registered to its own daemon (alice.test on 127.0.0.2, bob.test on
+/// 127.0.0.3), a real authoritative DNS server (Knot, NAPTR/SRV/A for both zones): alice dials
+/// bob@bob.test and they hear each other; then bob dials alice@alice.test.
+#[test]
+fn baresip_calls_across_domains_found_through_knot_dns() {
+    let dns_port = 5354;
+    let alice = ("alice", "100", "alicepw-Long1");
+    let bob = ("bob", "100", "bobpw-Long2");
+    let a = domain_daemon("i-knot-a", "127.0.0.2", "alice.test", alice, dns_port);
+    let b = domain_daemon("i-knot-b", "127.0.0.3", "bob.test", bob, dns_port);
+    let work = TempDir::new("i-knot-work");
+    let call = |caller: (Phone, &Daemon, &str, &str),
+                callee: (Phone, &Daemon, &str, &str),
+                target: &str| {
+        let ((cu, _, cp), cd, cdom, cip) = caller;
+        let ((bu, _, bp), bd, bdom, bip) = callee;
+        run_script_with(
+            "dns-zone.sh",
+            &[
+                "run".to_owned(),
+                "bash".to_owned(),
+                common::harness("baresip-call.sh").display().to_string(),
+            ],
+            &[
+                ("DNS_PORT", dns_port.to_string()),
+                ("ZONES", "alice.test=127.0.0.2 bob.test=127.0.0.3".into()),
+                ("START_KAMAILIO", "0".into()),
+                ("REGISTRAR", hostport(cd.udp)),
+                ("DOMAIN", cdom.into()),
+                ("ALICE_USER", cu.into()),
+                ("ALICE_PASS", cp.into()),
+                ("BOB_USER", bu.into()),
+                ("BOB_PASS", bp.into()),
+                ("BOB_DOMAIN", bdom.into()),
+                ("BOB_REGISTRAR", hostport(bd.udp)),
+                ("TARGET", target.into()),
+                ("DNS_SERVER", format!("127.0.0.1:{dns_port}")),
+                ("ALICE_SIP", format!("{cip}:5080")),
+                ("BOB_SIP", format!("{bip}:5082")),
+                ("ALICE_CTRL", format!("{cip}:4444")),
+                ("BOB_CTRL", format!("{bip}:4445")),
+                ("ALICE_RTP", "22000-22019".into()),
+                ("BOB_RTP", "22100-22119".into()),
+            ],
+            work.path(),
+        )
+    };
+    for (caller, callee, target) in [
+        (
+            (alice, &a, "alice.test", "127.0.0.2"),
+            (bob, &b, "bob.test", "127.0.0.3"),
+            "sip:bob@bob.test",
+        ),
+        (
+            (bob, &b, "bob.test", "127.0.0.3"),
+            (alice, &a, "alice.test", "127.0.0.2"),
+            "sip:alice@alice.test",
+        ),
+    ] {
+        let (ok, out) = call(caller, callee, target);
+        assert!(
+            ok,
+            "call to {target} failed:\n{out}\n--- A ---\n{}\n--- B ---\n{}",
+            a.log(),
+            b.log()
+        );
+        let r = result_fields(&out, "RESULT baresip-call");
+        assert_eq!(field(&r, "established"), "True/True", "{out}");
+        assert_eq!(field(&r, "failed_checks"), "0", "{out}");
+        assert!(
+            out.contains("RESULT dns-zone"),
+            "the zone was served and checked: {out}"
+        );
+    }
+    assert!(
+        a.log().contains("locating") && b.log().contains("locating"),
+        "both daemons looked the other up"
     );
 }

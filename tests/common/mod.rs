@@ -408,8 +408,19 @@ pub fn harness(script: &str) -> PathBuf {
 
 /// Runs a harness script with env vars; returns (success, stdout+stderr).
 pub fn run_script(script: &str, env: &[(&str, String)], work: &Path) -> (bool, String) {
+    run_script_with(script, &[], env, work)
+}
+
+/// [`run_script`] with arguments for the script.
+pub fn run_script_with(
+    script: &str,
+    args: &[String],
+    env: &[(&str, String)],
+    work: &Path,
+) -> (bool, String) {
     let mut cmd = Command::new("bash");
     cmd.arg(harness(script))
+        .args(args)
         .env("HARNESS_TMP", work)
         .stdin(Stdio::null());
     for (k, v) in env {
