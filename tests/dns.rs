@@ -236,3 +236,50 @@ async fn cache_answers_the_second_locate_without_queries() {
     let third = locate(&dns, "sip:alice.test").await.unwrap();
     assert_eq!(third.all(), first.all());
 }
+
+/// `sipwitch dns records` prints records that work: loaded into a real DNS server, they lead
+/// RFC 3263 to the daemon's configured address, port and transports.
+#[tokio::test]
+async fn printed_records_locate_the_daemon() {
+    let dir = std::env::temp_dir().join(format!("sipwitch-dnsrecords-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("config.toml");
+    std::fs::write(
+        &cfg,
+        "[server]\ndomains = [\"erin.test\"]\nlisten = [\"udp:127.0.0.45:5070\", \"tcp:127.0.0.45:5071\"]\n[secrets]\nstore = \"file\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sipwitch"))
+        .arg("--config")
+        .arg(&cfg)
+        .args(["dns", "records"])
+        .env("SIPWITCH_STATE_DIR", dir.join("state"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let zone = format!("$ORIGIN erin.test.\n{SOA}{printed}");
+    let server = TestDns::start(&[("erin.test.", &zone)]).await;
+    let targets = locate(&resolver(&server), "sip:erin@erin.test")
+        .await
+        .unwrap();
+    assert_eq!(
+        targets.all().to_vec(),
+        vec![
+            Target {
+                transport: Transport::Udp,
+                addr: "127.0.0.45:5070".parse().unwrap()
+            },
+            Target {
+                transport: Transport::Tcp,
+                addr: "127.0.0.45:5071".parse().unwrap()
+            },
+        ]
+    );
+    server.stop().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -50,6 +50,23 @@ enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// What to publish in DNS so that others can call you.
+    #[command(subcommand)]
+    Dns(DnsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum DnsCommand {
+    /// Print the NAPTR, SRV and A/AAAA records (zone-file lines) for your domain.
+    Records {
+        /// The domain (default: the first configured one).
+        #[arg(long)]
+        domain: Option<String>,
+        /// The public address others reach you at (repeatable; default: the addresses the
+        /// daemon listens on, or this machine's outward address when it listens on all).
+        #[arg(long = "address", value_name = "IP")]
+        addresses: Vec<std::net::IpAddr>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,7 +162,58 @@ fn run(cli: Cli) -> Result<(), Fail> {
         Command::Phone(PhoneCommand::Remove { name }) => phone_remove(&setup, &name),
         Command::Phone(PhoneCommand::List { json }) => phone_list(&setup, json),
         Command::Config(ConfigCommand::Check) => config_check(&setup),
+        Command::Dns(DnsCommand::Records { domain, addresses }) => {
+            dns_records(&setup, domain, addresses)
+        }
     }
+}
+
+/// Prints the zone-file lines that make the domain reachable (RFC 3263).
+fn dns_records(
+    setup: &Setup,
+    domain: Option<String>,
+    mut addresses: Vec<std::net::IpAddr>,
+) -> Result<(), Fail> {
+    use sipwitch::core::flow::Transport;
+    let server = &setup.config.server;
+    let domain = match domain.or_else(|| server.domains.first().cloned()) {
+        Some(d) => d,
+        None => return Err(Fail("no domain configured; pass --domain".into())),
+    };
+    let listeners: Vec<(Transport, u16)> = server
+        .listen
+        .iter()
+        .map(|l| {
+            (
+                if l.transport == config::ListenTransport::Udp {
+                    Transport::Udp
+                } else {
+                    Transport::Tcp
+                },
+                l.addr.port(),
+            )
+        })
+        .collect();
+    if addresses.is_empty() {
+        for l in &server.listen {
+            let ip = l.addr.ip();
+            let ip = if ip.is_unspecified() {
+                sipwitch::io::transport::outward_address(ip.is_ipv4())
+            } else {
+                Some(ip)
+            };
+            if let Some(ip) = ip.filter(|ip| !addresses.contains(ip)) {
+                addresses.push(ip);
+            }
+        }
+    }
+    println!(
+        "; sipwitch: add these records to the zone of {domain} so that sip:user@{domain} reaches this machine"
+    );
+    for r in sipwitch::core::zone::records(&domain, &listeners, &addresses) {
+        println!("{r}");
+    }
+    Ok(())
 }
 
 /// The files as they are now.

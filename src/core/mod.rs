@@ -10,3 +10,4 @@ pub mod proxy;
 pub mod registrar;
 pub mod time;
 pub mod transaction;
+pub mod zone;

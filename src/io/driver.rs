@@ -2,7 +2,7 @@
 //! moves bytes, timers and signals into the sans-IO [`Proxy`] and its outputs back out.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket as StdUdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -102,32 +102,15 @@ fn advertised(addr: SocketAddr) -> SocketAddr {
     if !addr.ip().is_unspecified() {
         return addr;
     }
-    let (bind, probe): (SocketAddr, SocketAddr) = if addr.is_ipv4() {
-        (
-            (Ipv4Addr::UNSPECIFIED, 0).into(),
-            (Ipv4Addr::new(192, 0, 2, 1), 9).into(),
-        )
+    let fallback = if addr.is_ipv4() {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
     } else {
-        (
-            (Ipv6Addr::UNSPECIFIED, 0).into(),
-            (
-                "2001:db8::1"
-                    .parse::<Ipv6Addr>()
-                    .unwrap_or(Ipv6Addr::LOCALHOST),
-                9,
-            )
-                .into(),
-        )
+        IpAddr::V6(Ipv6Addr::LOCALHOST)
     };
-    let ip = StdUdpSocket::bind(bind)
-        .and_then(|s| s.connect(probe).and_then(|_| s.local_addr()))
-        .map(|a| a.ip())
-        .unwrap_or(if addr.is_ipv4() {
-            IpAddr::V4(Ipv4Addr::LOCALHOST)
-        } else {
-            IpAddr::V6(Ipv6Addr::LOCALHOST)
-        });
-    SocketAddr::new(ip, addr.port())
+    SocketAddr::new(
+        transport::outward_address(addr.is_ipv4()).unwrap_or(fallback),
+        addr.port(),
+    )
 }
 
 fn random_bytes() -> Result<[u8; 32], DaemonError> {

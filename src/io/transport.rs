@@ -70,6 +70,19 @@ impl Bound {
     }
 }
 
+/// The address this machine uses towards the outside for the given family, if it has one. A
+/// UDP `connect` only chooses a route; nothing is sent.
+pub fn outward_address(v4: bool) -> Option<std::net::IpAddr> {
+    let (bind, probe) = if v4 {
+        ("0.0.0.0:0", "192.0.2.1:9")
+    } else {
+        ("[::]:0", "[2001:db8::1]:9")
+    };
+    let s = std::net::UdpSocket::bind(bind).ok()?;
+    s.connect(probe).ok()?;
+    Some(s.local_addr().ok()?.ip())
+}
+
 /// Binds a listening socket. IPv6 sockets are IPv6-only, so that the default `[::]:5060` and
 /// `0.0.0.0:5060` can both be bound (Linux makes `[::]` dual-stack otherwise, and the second
 /// bind fails with "address in use").
