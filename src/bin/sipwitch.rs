@@ -385,6 +385,8 @@ fn phone_add(
         number,
         name,
         display_name,
+        aliases: Vec::new(),
+        inbound: config::InboundPolicy::default(),
         source: ExtensionSource::Phones,
     };
     let mut phones = setup.phones.clone();

@@ -163,7 +163,46 @@ pub struct Extension {
     /// digits (it would read as a number), at most 32 characters, unique.
     pub name: String,
     pub display_name: Option<String>,
+    /// More user names that reach this extension (`alice.smith` for `alice@example.org`).
+    pub aliases: Vec<String>,
+    /// Who may call this extension from outside.
+    pub inbound: InboundPolicy,
     pub source: ExtensionSource,
+}
+
+/// Who may call an extension from outside (local phones always may).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InboundPolicy {
+    /// Only callers matching `allow` (else anyone not blocked).
+    pub known_only: bool,
+    /// `user@domain`, `domain` or `*.domain`, lower-case.
+    pub allow: Vec<String>,
+    /// Refused whatever else is set.
+    pub block: Vec<String>,
+}
+
+impl InboundPolicy {
+    /// Whether a caller (`user`, `host` of its From) may ring the extension.
+    pub fn admits(&self, user: Option<&str>, host: &str) -> bool {
+        let matches = |p: &String| {
+            let (pu, ph) = match p.rsplit_once('@') {
+                Some((u, h)) => (Some(u), h),
+                None => (None, p.as_str()),
+            };
+            let host_ok = match ph.strip_prefix("*.") {
+                Some(base) => {
+                    host.eq_ignore_ascii_case(base)
+                        || host.to_ascii_lowercase().ends_with(&format!(".{base}"))
+                }
+                None => host.eq_ignore_ascii_case(ph),
+            };
+            host_ok && pu.is_none_or(|pu| user.is_some_and(|u| u.eq_ignore_ascii_case(pu)))
+        };
+        if self.block.iter().any(matches) {
+            return false;
+        }
+        !self.known_only || self.allow.iter().any(matches)
+    }
 }
 
 /// Which file an extension came from (the CLI may only edit phones.toml).
@@ -298,6 +337,14 @@ struct RawExtension {
     name: Spanned<String>,
     #[serde(default)]
     display_name: Option<Spanned<String>>,
+    #[serde(default)]
+    aliases: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    inbound: Option<Spanned<String>>,
+    #[serde(default)]
+    allow: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    block: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -457,6 +504,8 @@ impl Config {
                 number: DEFAULT_EXTENSION_NUMBER.to_string(),
                 name,
                 display_name: None,
+                aliases: Vec::new(),
+                inbound: InboundPolicy::default(),
                 source: ExtensionSource::Default,
             });
         }
@@ -535,6 +584,24 @@ pub fn render_phones(extensions: &[Extension]) -> String {
         out.push_str(&format!("name = {}\n", toml_string(&e.name)));
         if let Some(d) = &e.display_name {
             out.push_str(&format!("display_name = {}\n", toml_string(d)));
+        }
+        let list = |v: &[String]| {
+            v.iter()
+                .map(|x| toml_string(x))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !e.aliases.is_empty() {
+            out.push_str(&format!("aliases = [{}]\n", list(&e.aliases)));
+        }
+        if e.inbound.known_only {
+            out.push_str("inbound = \"known\"\n");
+        }
+        if !e.inbound.allow.is_empty() {
+            out.push_str(&format!("allow = [{}]\n", list(&e.inbound.allow)));
+        }
+        if !e.inbound.block.is_empty() {
+            out.push_str(&format!("block = [{}]\n", list(&e.inbound.block)));
         }
     }
     out
@@ -718,6 +785,45 @@ fn extension(
             Some(d.into_inner())
         }
     };
+    let mut aliases = Vec::new();
+    if let Some(list) = &raw.aliases {
+        for a in list.get_ref() {
+            check_name(a).map_err(|why| cx.at(list, "extension.aliases", why))?;
+            if a == raw.name.get_ref() || aliases.contains(a) {
+                return Err(cx.at(list, "extension.aliases", format!("{a:?} is listed twice")));
+            }
+            aliases.push(a.clone());
+        }
+    }
+    let known_only = match &raw.inbound {
+        None => false,
+        Some(v) if v.get_ref() == "anyone" => false,
+        Some(v) if v.get_ref() == "known" => true,
+        Some(v) => {
+            return Err(cx.at(
+                v,
+                "extension.inbound",
+                "must be \"anyone\" or \"known\"".to_owned(),
+            ));
+        }
+    };
+    let patterns =
+        |v: &Option<Spanned<Vec<String>>>, key: &str| -> Result<Vec<String>, ConfigError> {
+            let Some(v) = v else { return Ok(Vec::new()) };
+            v.get_ref()
+                .iter()
+                .map(|p| {
+                    check_pattern(p)
+                        .map(|()| p.to_ascii_lowercase())
+                        .map_err(|why| cx.at(v, key, why))
+                })
+                .collect()
+        };
+    let inbound = InboundPolicy {
+        known_only,
+        allow: patterns(&raw.allow, "extension.allow")?,
+        block: patterns(&raw.block, "extension.block")?,
+    };
     let lines = ExtLines {
         number: Some(cx.line(raw.number.span().start)),
         name: Some(cx.line(raw.name.span().start)),
@@ -726,6 +832,8 @@ fn extension(
         number: raw.number.into_inner(),
         name: raw.name.into_inner(),
         display_name,
+        aliases,
+        inbound,
         source,
     };
     Ok((ext, lines))
@@ -754,6 +862,29 @@ fn add_unique(
             ),
         });
     }
+    let names = |e: &Extension| {
+        std::iter::once(e.name.clone())
+            .chain(e.aliases.clone())
+            .collect::<Vec<_>>()
+    };
+    if let Some((other, taken)) = list.iter().find_map(|o| {
+        names(&ext)
+            .into_iter()
+            .find(|n| names(o).contains(n))
+            .map(|n| (o, n))
+    }) {
+        return Err(ConfigError::Invalid {
+            file: cx.file,
+            line: lines.name,
+            key: "extension.name".into(),
+            message: format!(
+                "{taken:?} is already a name or alias of extension {} ({}) in {}",
+                other.number,
+                other.name,
+                origin(other)
+            ),
+        });
+    }
     if let Some(other) = list.iter().find(|e| e.name == ext.name) {
         return Err(ConfigError::Invalid {
             file: cx.file,
@@ -768,6 +899,19 @@ fn add_unique(
         });
     }
     list.push(ext);
+    Ok(())
+}
+
+/// An allow/block pattern: `user@domain`, `domain`, or `*.domain` (the domain and below).
+pub fn check_pattern(p: &str) -> Result<(), String> {
+    let host = p.rsplit_once('@').map_or(p, |(_, h)| h);
+    let host = host.strip_prefix("*.").unwrap_or(host);
+    if p.is_empty()
+        || p.chars().any(|c| c.is_whitespace() || c.is_control())
+        || check_domain(host).is_err()
+    {
+        return Err(format!("{p:?} must be user@domain, domain or *.domain"));
+    }
     Ok(())
 }
 
@@ -888,6 +1032,8 @@ mod tests {
                 number: "100".into(),
                 name: "alice".into(),
                 display_name: None,
+                aliases: Vec::new(),
+                inbound: InboundPolicy::default(),
                 source: ExtensionSource::Default
             }]
         );
@@ -1170,12 +1316,16 @@ name = "bob.desk"
                 number: "101".into(),
                 name: "bob".into(),
                 display_name: Some("Bob \"the\" \\ Büro".into()),
+                aliases: Vec::new(),
+                inbound: InboundPolicy::default(),
                 source: ExtensionSource::Phones,
             },
             Extension {
                 number: "102".into(),
                 name: "carol.x".into(),
                 display_name: None,
+                aliases: Vec::new(),
+                inbound: InboundPolicy::default(),
                 source: ExtensionSource::Phones,
             },
         ];
@@ -1224,5 +1374,41 @@ name = "bob.desk"
         assert_eq!((line, key.as_str()), (Some(2), "dns.server"));
         let (_, line, key, _) = invalid(parse("[dns]\ntimeout_ms = 5").unwrap_err());
         assert_eq!((line, key.as_str()), (Some(2), "dns.timeout_ms"));
+    }
+
+    #[test]
+    fn aliases_and_inbound_policy() {
+        let c = parse(
+            "[[extension]]\nnumber = \"100\"\nname = \"alice\"\naliases = [\"alice.smith\"]\ninbound = \"known\"\nallow = [\"Bob@Bob.test\", \"*.example.net\"]\nblock = [\"spam.test\"]",
+        )
+        .unwrap();
+        let e = &c.extensions[0];
+        assert_eq!(e.aliases, ["alice.smith"]);
+        assert!(e.inbound.known_only);
+        assert!(e.inbound.admits(Some("bob"), "bob.test"));
+        assert!(!e.inbound.admits(Some("carol"), "bob.test"));
+        assert!(
+            e.inbound.admits(Some("x"), "a.example.net") && e.inbound.admits(None, "example.net")
+        );
+        assert!(!e.inbound.admits(Some("x"), "spam.test"));
+        // the written form reads back the same
+        let again = Config::parse_phones(&render_phones(&c.extensions)).unwrap();
+        assert_eq!(
+            (again[0].aliases.clone(), again[0].inbound.clone()),
+            (e.aliases.clone(), e.inbound.clone())
+        );
+        for (bad, key) in [
+            ("aliases = [\"alice\"]", "extension.aliases"),
+            ("inbound = \"friends\"", "extension.inbound"),
+            ("block = [\"not a domain\"]", "extension.block"),
+        ] {
+            let e = parse(&format!(
+                "[[extension]]\nnumber = \"100\"\nname = \"alice\"\n{bad}"
+            ))
+            .unwrap_err();
+            assert_eq!(invalid(e).2, key, "{bad}");
+        }
+        let dup = "[[extension]]\nnumber = \"100\"\nname = \"alice\"\naliases = [\"al\"]\n[[extension]]\nnumber = \"101\"\nname = \"al\"";
+        assert_eq!(invalid(parse(dup).unwrap_err()).2, "extension.name");
     }
 }

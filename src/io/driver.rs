@@ -92,6 +92,8 @@ fn extensions(config: &Config) -> Vec<Extension> {
             number: e.number.clone(),
             name: e.name.clone(),
             display_name: e.display_name.clone(),
+            aliases: e.aliases.clone(),
+            inbound: e.inbound.clone(),
         })
         .collect()
 }

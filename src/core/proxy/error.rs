@@ -28,6 +28,8 @@ pub enum Refusal {
     MethodNotAllowed,
     #[error("no matching transaction")]
     NoTransaction,
+    #[error("the callee does not take calls from this caller")]
+    CallerRefused,
 }
 
 impl Refusal {
@@ -39,7 +41,7 @@ impl Refusal {
             Refusal::Loop => 482,
             Refusal::UnsupportedScheme => 416,
             Refusal::BadExtension(_) => 420,
-            Refusal::RelayDenied | Refusal::IdentityMismatch => 403,
+            Refusal::RelayDenied | Refusal::IdentityMismatch | Refusal::CallerRefused => 403,
             Refusal::NotFound | Refusal::NoRoute => 404,
             Refusal::Unavailable => 480,
             Refusal::MethodNotAllowed => 405,

@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+pub use crate::core::config::InboundPolicy;
 use crate::core::flow::Transport;
 use crate::core::msg::{Host, SipUri};
 
@@ -12,6 +13,10 @@ pub struct Extension {
     /// The SIP user name, the digest username and the address-of-record key.
     pub name: String,
     pub display_name: Option<String>,
+    /// More user names that reach it (`alice.smith@example.org`).
+    pub aliases: Vec<String>,
+    /// Who may call it from outside.
+    pub inbound: InboundPolicy,
 }
 
 /// A socket the daemon listens on, as the shell bound it.
@@ -30,11 +35,13 @@ pub struct Locality {
 }
 
 impl Locality {
-    /// An extension by SIP user name (case-insensitive) or by number.
+    /// An extension by SIP user name or alias (case-insensitive) or by number.
     pub fn extension(&self, user: &str) -> Option<&Extension> {
-        self.extensions
-            .iter()
-            .find(|e| e.name.eq_ignore_ascii_case(user) || e.number == user)
+        self.extensions.iter().find(|e| {
+            e.name.eq_ignore_ascii_case(user)
+                || e.number == user
+                || e.aliases.iter().any(|a| a.eq_ignore_ascii_case(user))
+        })
     }
 
     pub fn is_local_domain(&self, host: &Host) -> bool {

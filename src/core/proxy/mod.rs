@@ -470,6 +470,21 @@ impl Proxy {
                 .extension(&user)
                 .ok_or(Refusal::NotFound)?
                 .clone();
+            // The callee's own policy for callers from outside (our phones always get through).
+            if !to_tag && !self.is_local_caller(req)? {
+                let from = req.headers.from()?;
+                let caller = from.uri.as_sip();
+                let (user, host) = (
+                    caller.and_then(SipUri::user_unescaped),
+                    caller.map(|u| u.host.to_string()),
+                );
+                if !ext
+                    .inbound
+                    .admits(user.as_deref(), host.as_deref().unwrap_or_default())
+                {
+                    return Err(Refusal::CallerRefused);
+                }
+            }
             let targets: Vec<(Uri, Flow)> = self
                 .registrar
                 .lookup(&ext.name, now)

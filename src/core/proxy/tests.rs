@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::*;
 use crate::core::auth::NonceKey;
+use crate::core::config::InboundPolicy;
 use crate::core::locate::{LocateError, Target};
 use crate::core::registrar::RegistrarPolicy;
 use crate::core::transaction::TimerConfig;
@@ -36,11 +37,20 @@ fn proxy() -> Proxy {
                 number: "100".into(),
                 name: "alice".into(),
                 display_name: None,
+                aliases: vec!["alice.smith".into()],
+                inbound: InboundPolicy::default(),
             },
             Extension {
                 number: "101".into(),
                 name: "bob".into(),
                 display_name: None,
+                aliases: Vec::new(),
+                // bob takes calls only from example.net, and never from carol@example.net
+                inbound: InboundPolicy {
+                    known_only: true,
+                    allow: vec!["*.example.net".into()],
+                    block: vec!["carol@example.net".into()],
+                },
             },
         ],
     };
@@ -424,7 +434,7 @@ fn max_forwards_is_enforced_and_decremented() {
 fn unknown_schemes_get_416_and_tel_numbers_reach_the_extension() {
     let mut p = proxy();
     let (caller, desk) = (addr(CALLER), addr(DESK));
-    register(&mut p, desk, "bob", "bpw", 600, at(0.0));
+    register(&mut p, desk, "alice", "apw", 600, at(0.0));
     deliver(
         &mut p,
         caller,
@@ -438,13 +448,13 @@ fn unknown_schemes_get_416_and_tel_numbers_reach_the_extension() {
     deliver(
         &mut p,
         caller,
-        &invite_text(caller, "tel:101", "s2", ""),
+        &invite_text(caller, "tel:100", "s2", ""),
         at(0.0),
     );
     assert_eq!(
         requests_to(&drain(&mut p), desk).len(),
         1,
-        "tel:101 is bob's number"
+        "tel:100 is alice's number"
     );
 }
 
@@ -842,5 +852,52 @@ fn a_cancel_while_locating_ends_the_call_and_the_late_answer_is_ignored() {
     assert!(
         requests_to(&drain(&mut p), addr("192.0.2.1:5060")).is_empty(),
         "nothing is sent after the CANCEL"
+    );
+}
+
+#[test]
+fn aliases_reach_the_extension_and_inbound_policies_are_applied() {
+    let mut p = proxy();
+    let (caller, desk) = (addr(CALLER), addr(DESK));
+    register(&mut p, desk, "alice", "apw", 600, at(0.0));
+    deliver(
+        &mut p,
+        caller,
+        &invite_text(caller, "sip:alice.smith@alice.test", "al1", ""),
+        at(0.0),
+    );
+    assert_eq!(
+        requests_to(&drain(&mut p), desk).len(),
+        1,
+        "the alias rings alice"
+    );
+
+    let bob_phone = addr(LAPTOP);
+    register(&mut p, bob_phone, "bob", "bpw", 600, at(0.0));
+    // carol@example.net is blocked; dave@sub.example.net is known; eve@elsewhere.org is not
+    deliver(
+        &mut p,
+        caller,
+        &invite_text(caller, "sip:bob@alice.test", "pol1", ""),
+        at(1.0),
+    );
+    assert_eq!(
+        responses_to(&drain(&mut p), caller).last().unwrap().status,
+        403
+    );
+    let dave = invite_text(caller, "sip:bob@alice.test", "pol2", "")
+        .replace("carol@example.net", "dave@sub.example.net");
+    deliver(&mut p, caller, &dave, at(1.0));
+    assert_eq!(
+        requests_to(&drain(&mut p), bob_phone).len(),
+        1,
+        "a known caller gets through"
+    );
+    let eve = invite_text(caller, "sip:bob@alice.test", "pol3", "")
+        .replace("carol@example.net", "eve@elsewhere.org");
+    deliver(&mut p, caller, &eve, at(1.0));
+    assert_eq!(
+        responses_to(&drain(&mut p), caller).last().unwrap().status,
+        403
     );
 }
