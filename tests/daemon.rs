@@ -170,36 +170,6 @@ fn invite_text(
     )
 }
 
-/// Answers `req` from a phone: copies Via/From/To/Call-ID/CSeq, adds a To tag and Contact.
-fn answer(
-    phone: &SipClient,
-    to: std::net::SocketAddr,
-    req: &sipwitch::core::msg::Request,
-    status: u16,
-    tag: &str,
-) {
-    let mut r = Response::to_request(req, status);
-    if status > 100 {
-        let mut t = r.headers.to().unwrap();
-        t.params.set("tag", Some(tag));
-        r.headers.set(HeaderName::To, t.to_string());
-    }
-    for rr in req.headers.get_all(&HeaderName::RecordRoute) {
-        r.headers.push(HeaderName::RecordRoute, rr.to_owned());
-    }
-    r.headers
-        .push(HeaderName::Contact, format!("<sip:{}>", phone.addr));
-    phone.send_raw(to, &r.to_bytes());
-}
-
-fn next_request(phone: &SipClient) -> sipwitch::core::msg::Request {
-    loop {
-        if let (Message::Request(r), _) = phone.recv() {
-            return r;
-        }
-    }
-}
-
 #[test]
 fn two_phones_of_one_extension_ring_and_the_loser_is_cancelled() {
     let d = Daemon::start("fork", "127.0.0.1", "alice.test", &[ALICE], &[]);
@@ -220,8 +190,8 @@ fn two_phones_of_one_extension_ring_and_the_loser_is_cancelled() {
             "",
         ),
     );
-    let at_desk = next_request(&desk);
-    let at_laptop = next_request(&laptop);
+    let at_desk = common::next_request(&desk);
+    let at_laptop = common::next_request(&laptop);
     assert_eq!(at_desk.method, Method::Invite);
     assert_eq!(at_laptop.method, Method::Invite);
     for inv in [&at_desk, &at_laptop] {
@@ -238,9 +208,9 @@ fn two_phones_of_one_extension_ring_and_the_loser_is_cancelled() {
         );
         assert_eq!(inv.headers.max_forwards().unwrap(), Some(69));
     }
-    answer(&desk, d.udp, &at_desk, 180, "desk");
-    answer(&laptop, d.udp, &at_laptop, 180, "laptop");
-    answer(&laptop, d.udp, &at_laptop, 200, "laptop");
+    common::answer(&desk, d.udp, &at_desk, 180, "desk");
+    common::answer(&laptop, d.udp, &at_laptop, 180, "laptop");
+    common::answer(&laptop, d.udp, &at_laptop, 200, "laptop");
 
     // The caller gets the laptop's 200; the desk phone gets a CANCEL for its INVITE.
     let ok = loop {
@@ -256,17 +226,17 @@ fn two_phones_of_one_extension_ring_and_the_loser_is_cancelled() {
         1,
         "our Via removed on the way back"
     );
-    let cancel = next_request(&desk);
+    let cancel = common::next_request(&desk);
     assert_eq!(cancel.method, Method::Cancel);
     assert_eq!(
         cancel.headers.top_via().unwrap().branch(),
         at_desk.headers.top_via().unwrap().branch(),
         "CANCEL carries the INVITE's branch (RFC 3261 §9.1)"
     );
-    answer(&desk, d.udp, &cancel, 200, "desk");
-    answer(&desk, d.udp, &at_desk, 487, "desk");
+    common::answer(&desk, d.udp, &cancel, 200, "desk");
+    common::answer(&desk, d.udp, &at_desk, 487, "desk");
     // the 487 is acknowledged hop by hop by the daemon
-    let ack = next_request(&desk);
+    let ack = common::next_request(&desk);
     assert_eq!(ack.method, Method::Ack);
 }
 
@@ -375,7 +345,7 @@ fn local_caller_must_authenticate_with_407() {
         );
     alice.send(d.udp, &inv2);
     // dialled by number: bob's phone rings, and our credentials were not passed on
-    let at_bob = next_request(&bob);
+    let at_bob = common::next_request(&bob);
     assert_eq!(at_bob.method, Method::Invite);
     assert!(
         at_bob
@@ -415,7 +385,7 @@ fn registrations_survive_kill_9() {
             "",
         ),
     );
-    let inv = next_request(&phone);
+    let inv = common::next_request(&phone);
     assert_eq!(
         inv.method,
         Method::Invite,
@@ -464,7 +434,7 @@ fn sighup_reload_adds_a_phone_without_losing_registrations() {
         ),
     );
     assert_eq!(
-        next_request(&phone).method,
+        common::next_request(&phone).method,
         Method::Invite,
         "alice's binding survived the reload"
     );

@@ -10,7 +10,7 @@ mod test_dns;
 use std::net::SocketAddr;
 
 use common::{Daemon, SipClient, digest_answer, register};
-use sipwitch::core::msg::{HeaderName, Message, Request, Response};
+use sipwitch::core::msg::HeaderName;
 use test_dns::TestDns;
 
 const ALICE: common::Phone = ("alice", "100", "alice-secret-1");
@@ -45,29 +45,6 @@ fn with_dns(mut d: Daemon, dns: SocketAddr) -> Daemon {
     let cfg = cfg.replace("server = \"127.0.0.1:9\"", &format!("server = \"{dns}\""));
     std::fs::write(d.config_file(), cfg).unwrap();
     d.spawn()
-}
-
-fn next_request(phone: &SipClient) -> Request {
-    loop {
-        if let (Message::Request(r), _) = phone.recv() {
-            return r;
-        }
-    }
-}
-
-fn answer(phone: &SipClient, to: SocketAddr, req: &Request, status: u16, tag: &str) {
-    let mut r = Response::to_request(req, status);
-    if status > 100 {
-        let mut t = r.headers.to().unwrap();
-        t.params.set("tag", Some(tag));
-        r.headers.set(HeaderName::To, t.to_string());
-    }
-    for rr in req.headers.get_all(&HeaderName::RecordRoute) {
-        r.headers.push(HeaderName::RecordRoute, rr.to_owned());
-    }
-    r.headers
-        .push(HeaderName::Contact, format!("<sip:bob@{}>", phone.addr));
-    phone.send_raw(to, &r.to_bytes());
 }
 
 fn invite(from: &SipClient, target: &str, call: &str, cseq: u32, auth: Option<&str>) -> String {
@@ -112,7 +89,7 @@ fn alice_dials_bob_at_bob_test_through_dns_and_bye_comes_back() {
 
     // alice dials bob@bob.test: alice.test's daemon finds bob.test's through DNS
     dial(&alice, &a, "sip:bob@bob.test", "reach1");
-    let inv = next_request(&bob);
+    let inv = common::next_request(&bob);
     assert_eq!(
         inv.headers.vias().unwrap().len(),
         3,
@@ -124,7 +101,7 @@ fn alice_dials_bob_at_bob_test_through_dns_and_bye_comes_back() {
         dns.queries() >= 2,
         "the daemon asked the DNS server (NAPTR, SRV, A)"
     );
-    answer(&bob, b.udp, &inv, 200, "b1");
+    common::answer(&bob, b.udp, &inv, 200, "b1");
     let ok = alice.final_response();
     assert_eq!(ok.status, 200);
     assert_eq!(ok.headers.to().unwrap().tag(), Some("b1"));
@@ -138,7 +115,7 @@ fn alice_dials_bob_at_bob_test_through_dns_and_bye_comes_back() {
         routes.join(", ")
     );
     bob.send(b.udp, &bye);
-    let got = next_request(&alice);
+    let got = common::next_request(&alice);
     assert_eq!(got.method, sipwitch::core::msg::Method::Bye);
     assert!(
         got.headers.get(&HeaderName::Route).is_none(),
@@ -177,8 +154,8 @@ fn a_dead_first_target_fails_over_to_the_next() {
     assert_eq!(register(&alice, &a, "alice", ALICE.2, 600).status, 200);
     assert_eq!(register(&bob, &b, "bob", BOB.2, 600).status, 200);
     dial(&alice, &a, "sip:bob@bob.test", "fo1");
-    let inv = next_request(&bob);
-    answer(&bob, b.udp, &inv, 200, "b2");
+    let inv = common::next_request(&bob);
+    common::answer(&bob, b.udp, &inv, 200, "b2");
     assert_eq!(alice.final_response().status, 200);
     assert!(
         a.log().contains("failing over to the next target"),

@@ -572,3 +572,36 @@ pub fn register(
     );
     phone.final_response()
 }
+
+/// The next request a scripted phone receives (responses are skipped).
+pub fn next_request(phone: &SipClient) -> sipwitch::core::msg::Request {
+    loop {
+        if let (Message::Request(r), _) = phone.recv() {
+            return r;
+        }
+    }
+}
+
+/// Answers `req` from a scripted phone: copies Via/From/To/Call-ID/CSeq and the Record-Route
+/// set, adds a To tag (finals) and the phone's Contact.
+pub fn answer(
+    phone: &SipClient,
+    to: SocketAddr,
+    req: &sipwitch::core::msg::Request,
+    status: u16,
+    tag: &str,
+) {
+    use sipwitch::core::msg::HeaderName;
+    let mut r = Response::to_request(req, status);
+    if status > 100 {
+        let mut t = r.headers.to().unwrap();
+        t.params.set("tag", Some(tag));
+        r.headers.set(HeaderName::To, t.to_string());
+    }
+    for rr in req.headers.get_all(&HeaderName::RecordRoute) {
+        r.headers.push(HeaderName::RecordRoute, rr.to_owned());
+    }
+    r.headers
+        .push(HeaderName::Contact, format!("<sip:{}>", phone.addr));
+    phone.send_raw(to, &r.to_bytes());
+}

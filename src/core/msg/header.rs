@@ -204,6 +204,19 @@ impl HeaderName {
             HeaderName::Other(s) => s,
         }
     }
+    /// The headers a response copies from its request (RFC 3261 §8.2.6.2): Via, From, To,
+    /// Call-ID and CSeq.
+    pub fn is_copied_into_responses(&self) -> bool {
+        matches!(
+            self,
+            HeaderName::Via
+                | HeaderName::From
+                | HeaderName::To
+                | HeaderName::CallId
+                | HeaderName::CSeq
+        )
+    }
+
     /// Headers whose value may be a comma-separated list that is equivalent to several headers
     /// (RFC 3261 §7.3.1). Authorization-type headers are *not* lists.
     pub fn is_list(&self) -> bool {

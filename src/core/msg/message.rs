@@ -41,14 +41,7 @@ impl Response {
     pub fn to_request(req: &Request, status: u16) -> Response {
         let mut headers = Headers::new();
         for h in req.headers.iter() {
-            if matches!(
-                h.name,
-                HeaderName::Via
-                    | HeaderName::From
-                    | HeaderName::To
-                    | HeaderName::CallId
-                    | HeaderName::CSeq
-            ) {
+            if h.name.is_copied_into_responses() {
                 headers.0.push(h.clone());
             }
         }

@@ -289,14 +289,7 @@ impl Proxy {
             body: Vec::new(),
         };
         for h in headers.iter() {
-            if matches!(
-                h.name,
-                HeaderName::Via
-                    | HeaderName::From
-                    | HeaderName::To
-                    | HeaderName::CallId
-                    | HeaderName::CSeq
-            ) {
+            if h.name.is_copied_into_responses() {
                 resp.headers.0.push(h.clone());
             }
         }
@@ -1032,14 +1025,7 @@ fn answer_template(req: Request) -> Request {
     } = req;
     let mut kept = crate::core::msg::Headers::new();
     for h in headers.0 {
-        if matches!(
-            h.name,
-            HeaderName::Via
-                | HeaderName::From
-                | HeaderName::To
-                | HeaderName::CallId
-                | HeaderName::CSeq
-        ) {
+        if h.name.is_copied_into_responses() {
             kept.0.push(h);
         }
     }
