@@ -21,6 +21,8 @@
 //! nonce_lifetime_s = 300
 //! [secrets]
 //! store = "auto"            # auto | keyring | file
+//! [mdns]
+//! enabled = true            # publish the extensions on the LAN (tests set false)
 //! [[extension]]
 //! number = "100"
 //! name = "alice"
@@ -44,6 +46,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub secrets: SecretsConfig,
     pub dns: DnsConfig,
+    pub mdns: MdnsConfig,
     /// From config.toml (or the built-in default), then from phones.toml.
     pub extensions: Vec<Extension>,
 }
@@ -277,6 +280,15 @@ const DEFAULT_LISTEN: [&str; 4] = [
 const DEFAULT_MIN_EXPIRES: u32 = 60;
 const DEFAULT_MAX_EXPIRES: u32 = 3600;
 const DEFAULT_EXPIRES: u32 = 600;
+/// Publishing on the local link (mDNS/DNS-SD, `_sip._udp.local.`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MdnsConfig {
+    /// On by default: a daemon on a LAN is reachable as `user@host` without any DNS set up.
+    /// The test suite turns it off, because mDNS joins multicast groups on every interface of
+    /// the machine; its own mDNS tests run in private network namespaces.
+    pub enabled: bool,
+}
+
 const DEFAULT_NONCE_LIFETIME_S: u64 = 300;
 const MAX_NONCE_LIFETIME_S: u64 = 86_400;
 
@@ -290,6 +302,7 @@ struct RawConfig {
     auth: RawAuth,
     secrets: RawSecrets,
     dns: RawDns,
+    mdns: RawMdns,
     #[serde(rename = "extension")]
     extensions: Vec<RawExtension>,
 }
@@ -299,6 +312,12 @@ struct RawConfig {
 struct RawDns {
     server: Option<Spanned<String>>,
     timeout_ms: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawMdns {
+    enabled: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -485,6 +504,10 @@ impl Config {
             },
         };
 
+        let mdns = MdnsConfig {
+            enabled: raw.mdns.enabled.is_none_or(|v| *v.get_ref()),
+        };
+
         let mut extensions = Vec::new();
         for raw in raw.extensions {
             let ext = extension(&cx, raw, ExtensionSource::Config)?;
@@ -519,6 +542,7 @@ impl Config {
             },
             secrets,
             dns,
+            mdns,
             extensions,
         })
     }
@@ -1374,6 +1398,19 @@ name = "bob.desk"
         assert_eq!((line, key.as_str()), (Some(2), "dns.server"));
         let (_, line, key, _) = invalid(parse("[dns]\ntimeout_ms = 5").unwrap_err());
         assert_eq!((line, key.as_str()), (Some(2), "dns.timeout_ms"));
+    }
+
+    #[test]
+    fn mdns_is_on_unless_turned_off() {
+        assert!(parse("").unwrap().mdns.enabled);
+        assert!(parse("[mdns]\nenabled = true").unwrap().mdns.enabled);
+        assert!(!parse("[mdns]\nenabled = false").unwrap().mdns.enabled);
+        // A typo is an error naming the line, not a silent default.
+        let e = parse("[server]\n[mdns]\nenable = false").unwrap_err();
+        assert!(matches!(e, ConfigError::Syntax { .. }), "{e:?}");
+        assert!(e.to_string().contains("line 3"), "{e}");
+        let e = parse("[mdns]\nenabled = \"no\"").unwrap_err();
+        assert!(e.to_string().contains("line 2"), "{e}");
     }
 
     #[test]

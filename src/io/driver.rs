@@ -22,6 +22,7 @@ use crate::core::registrar::{Registrar, RegistrarPolicy, Snapshot};
 use crate::core::time::Time;
 use crate::core::transaction::{TimerConfig, Transactions};
 use crate::io::dns::{Dns, DnsServer};
+use crate::io::mdns::Mdns;
 use crate::io::paths::{self, Paths};
 use crate::io::secrets::{self, SecretStore};
 use crate::io::state;
@@ -126,6 +127,73 @@ fn wall_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+// ---- mDNS: publishing the extensions on the local link ----------------------------------
+
+/// What each extension is published as: its name, and every `name@domain` it answers to.
+fn mdns_users(config: &Config) -> Vec<(String, Vec<String>)> {
+    config
+        .extensions
+        .iter()
+        .map(|e| {
+            let ids = std::iter::once(&e.name)
+                .chain(&e.aliases)
+                .flat_map(|n| {
+                    config
+                        .server
+                        .domains
+                        .iter()
+                        .map(move |d| format!("{n}@{d}"))
+                })
+                .collect();
+            (e.name.clone(), ids)
+        })
+        .collect()
+}
+
+/// Starts mDNS and publishes the extensions on the first UDP and TCP listener. Best effort: a
+/// LAN without multicast must not stop the daemon, so failures are logged and give `None`.
+async fn start_mdns(config: &Config, listeners: &[Listener]) -> Option<Mdns> {
+    if !config.mdns.enabled {
+        return None;
+    }
+    let port = |t| {
+        listeners
+            .iter()
+            .find(|l| l.transport == t)
+            .map(|l| l.addr.port())
+    };
+    let (udp, tcp) = (port(Transport::Udp), port(Transport::Tcp));
+    let users = mdns_users(config);
+    // Creating the responder binds sockets and joins groups: blocking work.
+    let started = tokio::task::spawn_blocking(move || {
+        let mut mdns = Mdns::new()?;
+        mdns.publish(&users, udp, tcp, &paths::host_name())?;
+        Ok::<_, crate::io::mdns::MdnsError>(mdns)
+    })
+    .await;
+    match started {
+        Ok(Ok(mdns)) => {
+            info!("published on the local link (mDNS)");
+            Some(mdns)
+        }
+        Ok(Err(e)) => {
+            warn!(error = %e, "mDNS disabled");
+            None
+        }
+        Err(e) => {
+            warn!(error = %e, "mDNS disabled");
+            None
+        }
+    }
+}
+
+/// Says goodbye on the link so peers forget us now rather than when the records expire.
+async fn stop_mdns(mdns: Option<Mdns>) {
+    if let Some(mut mdns) = mdns {
+        let _ = tokio::task::spawn_blocking(move || mdns.withdraw()).await;
+    }
 }
 
 struct Daemon {
@@ -350,6 +418,8 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
     }
     info!(domains = ?config.server.domains, extensions = config.extensions.len(), "sipwitchd ready");
 
+    let mdns = start_mdns(&config, &proxy.locality().listeners).await;
+
     let dns_server = config.dns.server.map_or(DnsServer::System, DnsServer::At);
     let dns = Dns::new(dns_server, config.dns.timeout)
         .map_err(|e| DaemonError::Config(format!("dns ({dns_server}): {e}")))?;
@@ -402,6 +472,7 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
     }
     info!("shutting down");
     daemon.persist_bindings();
+    stop_mdns(mdns).await;
     let _ = std::fs::remove_file(&pid_file);
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 pub mod dns;
 pub mod driver;
+pub mod mdns;
 pub mod paths;
 pub mod secrets;
 pub mod state;

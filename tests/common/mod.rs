@@ -113,8 +113,15 @@ impl Daemon {
         } else {
             "[dns]\nserver = \"127.0.0.1:9\"\ntimeout_ms = 500\n"
         };
+        // Never mDNS in the host namespace: it would join multicast groups on every interface
+        // of the machine (tests/mdns.rs runs it in a private network namespace instead).
+        let mdns = if extra_toml.contains("[mdns]") {
+            ""
+        } else {
+            "[mdns]\nenabled = false\n"
+        };
         let mut config = format!(
-            "[server]\ndomains = [\"{domain}\"]\nlisten = [{}]\n\n[secrets]\nstore = \"file\"\n{dns}{extra_toml}\n",
+            "[server]\ndomains = [\"{domain}\"]\nlisten = [{}]\n\n[secrets]\nstore = \"file\"\n{dns}{mdns}{extra_toml}\n",
             listen_toml.join(", ")
         );
         for (name, number, _) in phones {
