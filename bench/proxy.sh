@@ -53,6 +53,8 @@ max_expires = 7200
 algorithms = ["MD5"]   # SIPp 3.6 knows only MD5
 [secrets]
 store = "file"
+[mdns]
+enabled = false         # a benchmark stays on loopback
 [[extension]]
 number = "100"
 name = "service"
