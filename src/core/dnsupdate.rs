@@ -74,9 +74,15 @@ impl fmt::Display for Rcode {
         write!(f, "the server answered {name} ({})", self.rcode)?;
         match self.tsig_error {
             0 => {}
-            16 => write!(f, ": TSIG BADSIG, the key's secret does not match the server's")?,
+            16 => write!(
+                f,
+                ": TSIG BADSIG, the key's secret does not match the server's"
+            )?,
             17 => write!(f, ": TSIG BADKEY, the server does not know this key name")?,
-            18 => write!(f, ": TSIG BADTIME, this machine's clock is off by more than {FUDGE} s")?,
+            18 => write!(
+                f,
+                ": TSIG BADTIME, this machine's clock is off by more than {FUDGE} s"
+            )?,
             e => write!(f, ": TSIG error {e}")?,
         }
         match (self.rcode, self.tsig_error) {

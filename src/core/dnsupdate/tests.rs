@@ -48,7 +48,11 @@ fn update_has_zone_deletes_then_adds() {
     assert_eq!(&m[..4], &[0x12, 0x34, 0x28, 0x00], "id, opcode UPDATE");
     assert_eq!(read16(&m, 4), Some(1), "one zone");
     assert_eq!(read16(&m, 6), Some(0), "no prerequisites");
-    assert_eq!(read16(&m, 8), Some(5 + 6), "5 deletes, 2 NAPTR + 2 SRV + A + AAAA");
+    assert_eq!(
+        read16(&m, 8),
+        Some(5 + 6),
+        "5 deletes, 2 NAPTR + 2 SRV + A + AAAA"
+    );
     assert_eq!(read16(&m, 10), Some(0));
     assert_eq!(&m[12..22], b"\x03pub\x04test\x00");
     assert_eq!(read16(&m, 22), Some(TYPE_SOA));
@@ -160,7 +164,10 @@ fn refusals_report_rcode_and_tsig_error() {
         tsig_error: 16,
     }
     .to_string();
-    assert!(text.contains("NOTAUTH") && text.contains("BADSIG"), "{text}");
+    assert!(
+        text.contains("NOTAUTH") && text.contains("BADSIG"),
+        "{text}"
+    );
 }
 
 #[test]
