@@ -6,6 +6,9 @@
 //! sipwitch [--config FILE] phone remove NAME
 //! sipwitch [--config FILE] phone list [--json]
 //! sipwitch [--config FILE] config check
+//! sipwitch [--config FILE] dns records [--domain D] [--address IP]...
+//! sipwitch [--config FILE] dns key set [--name KEY] < secret
+//! sipwitch [--config FILE] dns publish [--domain D] [--address IP]...
 //! ```
 //!
 //! Phones added here go to phones.toml next to config.toml; their passwords go to the secret
@@ -66,6 +69,30 @@ enum DnsCommand {
         /// daemon listens on, or this machine's outward address when it listens on all).
         #[arg(long = "address", value_name = "IP")]
         addresses: Vec<std::net::IpAddr>,
+    },
+    /// Send those records to the zone's primary server ([dns.publish] in config.toml) as an
+    /// RFC 2136 update signed with the TSIG key, replacing the ones published before.
+    Publish {
+        /// The domain, which must be the zone's name (default: the first configured one).
+        #[arg(long)]
+        domain: Option<String>,
+        /// The public address others reach you at (repeatable; default as for `records`).
+        #[arg(long = "address", value_name = "IP")]
+        addresses: Vec<std::net::IpAddr>,
+    },
+    /// The TSIG key `publish` signs with.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Store the key's base64 secret, read from the first line of stdin (never argv), in the
+    /// secret store.
+    Set {
+        /// The key name (default: [dns.publish] key_name).
+        #[arg(long)]
+        name: Option<String>,
     },
 }
 
@@ -165,6 +192,10 @@ fn run(cli: Cli) -> Result<(), Fail> {
         Command::Dns(DnsCommand::Records { domain, addresses }) => {
             dns_records(&setup, domain, addresses)
         }
+        Command::Dns(DnsCommand::Publish { domain, addresses }) => {
+            dns_publish(&setup, domain, addresses)
+        }
+        Command::Dns(DnsCommand::Key(KeyCommand::Set { name })) => dns_key_set(&setup, name),
     }
 }
 
@@ -172,8 +203,169 @@ fn run(cli: Cli) -> Result<(), Fail> {
 fn dns_records(
     setup: &Setup,
     domain: Option<String>,
-    mut addresses: Vec<std::net::IpAddr>,
+    addresses: Vec<std::net::IpAddr>,
 ) -> Result<(), Fail> {
+    let (domain, records) = zone_records(setup, domain, addresses)?;
+    println!(
+        "; sipwitch: add these records to the zone of {domain} so that sip:user@{domain} reaches this machine"
+    );
+    for r in records {
+        println!("{r}");
+    }
+    Ok(())
+}
+
+/// Stores the TSIG secret of the publish key.
+fn dns_key_set(setup: &Setup, name: Option<String>) -> Result<(), Fail> {
+    let name = match name.or_else(|| {
+        setup
+            .config
+            .dns
+            .publish
+            .as_ref()
+            .map(|p| p.key_name.clone())
+    }) {
+        Some(n) => config::absolute_key_name(&n),
+        None => {
+            return Err(Fail(
+                "no key name: pass --name or set key_name in [dns.publish]".into(),
+            ));
+        }
+    };
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Fail(format!("cannot read the secret from stdin: {e}")))?;
+    let secret = line.trim();
+    if !sipwitch::core::dnsupdate::valid_secret(secret) {
+        return Err(Fail(
+            "expected the key's base64 secret on the first line of stdin".into(),
+        ));
+    }
+    let store = setup.open_store()?;
+    store.set(&config::PublishConfig::secret_user(&name), secret)?;
+    println!(
+        "TSIG secret of {name} stored in {} ({})",
+        store_name(store.as_ref()),
+        store.describe()
+    );
+    Ok(())
+}
+
+/// How long each step of a publish (connect, send, answer, each lookup) may take.
+const PUBLISH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Sends the records as a signed RFC 2136 update, then looks the domain up on that server.
+fn dns_publish(
+    setup: &Setup,
+    domain: Option<String>,
+    addresses: Vec<std::net::IpAddr>,
+) -> Result<(), Fail> {
+    use sipwitch::core::dnsupdate::{self, TsigKey};
+    use sipwitch::io::dnsupdate::{exchange_tcp, random_id};
+    let Some(publish) = setup.config.dns.publish.clone() else {
+        return Err(Fail(
+            "no [dns.publish] in config.toml: set server = \"addr:port\" (the zone's primary) and key_name".into(),
+        ));
+    };
+    let (domain, records) = zone_records(setup, domain, addresses)?;
+    // The update deletes the old A/AAAA first: without a new one, it would unpublish us.
+    if !records
+        .iter()
+        .any(|r| matches!(r, sipwitch::core::zone::Record::Address { .. }))
+    {
+        return Err(Fail(
+            "no public address to publish: pass --address IP".into(),
+        ));
+    }
+    let store = setup.open_store()?;
+    let user = config::PublishConfig::secret_user(&publish.key_name);
+    let Some(secret) = store.get(&user)? else {
+        return Err(Fail(format!(
+            "no TSIG secret for {} in {}: run `sipwitch dns key set` with the base64 secret on stdin",
+            publish.key_name,
+            store.describe()
+        )));
+    };
+    let key = TsigKey::new(&publish.key_name, &secret)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|_| Fail("the system clock is before 1970".into()))?
+        .as_secs();
+    let id = random_id().map_err(|e| Fail(format!("the system random source failed: {e}")))?;
+    let update = dnsupdate::signed_update(id, &domain, &records, &key, now)?;
+    let answer = exchange_tcp(publish.server, &update.wire, PUBLISH_TIMEOUT)?;
+    dnsupdate::check_response(&answer, &update, &key).map_err(|e| {
+        Fail(format!(
+            "{} refused the update of {domain} signed with {}: {e}",
+            publish.server, publish.key_name
+        ))
+    })?;
+    println!(
+        "published to {} (zone {domain}, key {}):",
+        publish.server, publish.key_name
+    );
+    for r in &records {
+        println!("{r}");
+    }
+    verify_published(&domain, publish.server, &records)
+}
+
+/// Locates sip:<domain> through the server just updated (NAPTR, SRV, A/AAAA, as a caller
+/// would) and checks that every published address answers.
+fn verify_published(
+    domain: &str,
+    server: std::net::SocketAddr,
+    records: &[sipwitch::core::zone::Record],
+) -> Result<(), Fail> {
+    use sipwitch::core::locate::DEFAULT_SUPPORTED;
+    use sipwitch::core::msg::Uri;
+    use sipwitch::core::zone::Record;
+    use sipwitch::io::dns::{Dns, DnsServer};
+    let uri = Uri::parse(&format!("sip:{domain}"))
+        .and_then(|u| u.as_sip().cloned())
+        .ok_or_else(|| Fail(format!("{domain} is not a valid SIP domain")))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let targets = rt.block_on(async {
+        let dns = Dns::new(DnsServer::At(server), PUBLISH_TIMEOUT)?;
+        Ok::<_, Fail>(dns.locate(&uri, DEFAULT_SUPPORTED, 0).await?)
+    })?;
+    let found: Vec<_> = targets.all().iter().map(|t| t.addr.ip()).collect();
+    let missing: Vec<String> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Address { ip, .. } if !found.contains(ip) => Some(ip.to_string()),
+            _ => None,
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(Fail(format!(
+            "the update was accepted, but {server} does not yet lead sip:{domain} to {}",
+            missing.join(", ")
+        )));
+    }
+    let shown: Vec<String> = targets
+        .all()
+        .iter()
+        .map(|t| format!("{:?} {}", t.transport, t.addr))
+        .collect();
+    println!(
+        "checked: {server} now locates sip:{domain} at {}",
+        shown.join(", ")
+    );
+    Ok(())
+}
+
+/// The domain (given or the first configured) and its records for the configured listeners
+/// at `addresses` (default: the listen addresses, or the outward address for a wildcard).
+fn zone_records(
+    setup: &Setup,
+    domain: Option<String>,
+    mut addresses: Vec<std::net::IpAddr>,
+) -> Result<(String, Vec<sipwitch::core::zone::Record>), Fail> {
     use sipwitch::core::flow::Transport;
     let server = &setup.config.server;
     let domain = match domain.or_else(|| server.domains.first().cloned()) {
@@ -207,13 +399,8 @@ fn dns_records(
             }
         }
     }
-    println!(
-        "; sipwitch: add these records to the zone of {domain} so that sip:user@{domain} reaches this machine"
-    );
-    for r in sipwitch::core::zone::records(&domain, &listeners, &addresses) {
-        println!("{r}");
-    }
-    Ok(())
+    let records = sipwitch::core::zone::records(&domain, &listeners, &addresses);
+    Ok((domain, records))
 }
 
 /// The files as they are now.

@@ -23,6 +23,9 @@
 //! store = "auto"            # auto | keyring | file
 //! [mdns]
 //! enabled = true            # publish the extensions on the LAN (tests set false)
+//! [dns.publish]             # optional: `sipwitch dns publish` (RFC 2136 + TSIG)
+//! server = "192.0.2.53:53"  # the zone's primary
+//! key_name = "sipwitch-key." # secret: `sipwitch dns key set`
 //! [[extension]]
 //! number = "100"
 //! name = "alice"
@@ -52,13 +55,36 @@ pub struct Config {
 }
 
 /// Where names are looked up (RFC 3263 routing to other domains).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DnsConfig {
     /// `None`: the system's resolver (`/etc/resolv.conf`); `Some`: exactly this server
     /// (`server = "127.0.0.1:5353"`; resolv.conf cannot name a port).
     pub server: Option<SocketAddr>,
     /// How long one lookup may take before the call is answered 503.
     pub timeout: Duration,
+    /// `[dns.publish]`: where `sipwitch dns publish` sends its RFC 2136 update.
+    pub publish: Option<PublishConfig>,
+}
+
+/// The primary server of the user's zone and the TSIG key it accepts updates with. The
+/// secret itself is in the secret store under [`PublishConfig::secret_user`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishConfig {
+    pub server: SocketAddr,
+    /// Absolute, lowercase, with the trailing dot (`sipwitch-key.`).
+    pub key_name: String,
+}
+
+impl PublishConfig {
+    /// The secret store entry of the TSIG secret of `key_name`.
+    pub fn secret_user(key_name: &str) -> String {
+        format!("tsig:{}", absolute_key_name(key_name))
+    }
+}
+
+/// `Key.Name` and `key.name.` are the same key.
+pub fn absolute_key_name(key_name: &str) -> String {
+    format!("{}.", key_name.trim_end_matches('.').to_ascii_lowercase())
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -312,6 +338,14 @@ struct RawConfig {
 struct RawDns {
     server: Option<Spanned<String>>,
     timeout_ms: Option<Spanned<u64>>,
+    publish: Option<RawPublish>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPublish {
+    server: Spanned<String>,
+    key_name: Spanned<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -374,6 +408,35 @@ struct RawPhones {
 }
 
 // ---- parsing ----------------------------------------------------------------------------
+
+fn publish(cx: &Ctx<'_>, raw: &RawPublish) -> Result<PublishConfig, ConfigError> {
+    let server = raw.server.get_ref().parse::<SocketAddr>().map_err(|_| {
+        cx.at(
+            &raw.server,
+            "dns.publish.server",
+            "must be the address:port of the zone's primary server, such as \"192.0.2.53:53\""
+                .to_owned(),
+        )
+    })?;
+    let name = raw.key_name.get_ref().trim_end_matches('.');
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    if name.is_empty() || name.len() > 250 || !name.split('.').all(label_ok) {
+        return Err(cx.at(
+            &raw.key_name,
+            "dns.publish.key_name",
+            "must be the TSIG key's DNS name, such as \"sipwitch-key.\"".to_owned(),
+        ));
+    }
+    Ok(PublishConfig {
+        server,
+        key_name: absolute_key_name(name),
+    })
+}
 
 /// Builds errors that point into one file's text.
 struct Ctx<'a> {
@@ -501,6 +564,10 @@ impl Config {
                 Some(v) => {
                     return Err(cx.at(&v, "dns.timeout_ms", "must be 100 to 60000".to_owned()));
                 }
+            },
+            publish: match raw.dns.publish {
+                None => None,
+                Some(v) => Some(publish(&cx, &v)?),
             },
         };
 
@@ -1411,6 +1478,46 @@ name = "bob.desk"
         assert!(e.to_string().contains("line 3"), "{e}");
         let e = parse("[mdns]\nenabled = \"no\"").unwrap_err();
         assert!(e.to_string().contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn dns_publish_names_a_server_and_a_key() {
+        assert_eq!(parse("").unwrap().dns.publish, None);
+        let c =
+            parse("[dns.publish]\nserver = \"127.0.0.1:53\"\nkey_name = \"SipWitch-Key\"").unwrap();
+        assert_eq!(
+            c.dns.publish,
+            Some(PublishConfig {
+                server: "127.0.0.1:53".parse().unwrap(),
+                key_name: "sipwitch-key.".into(),
+            })
+        );
+        assert_eq!(
+            PublishConfig::secret_user("SipWitch-Key"),
+            "tsig:sipwitch-key."
+        );
+        for (bad, line, field) in [
+            ("server = \"ns.example\"\nkey_name = \"k.\"", 2, "server"),
+            (
+                "server = \"127.0.0.1:53\"\nkey_name = \"a..b\"",
+                3,
+                "key_name",
+            ),
+            ("server = \"127.0.0.1:53\"\nkey_name = \"\"", 3, "key_name"),
+            (
+                "server = \"127.0.0.1:53\"\nkey_name = \"k y\"",
+                3,
+                "key_name",
+            ),
+        ] {
+            let (_, at, key, _) = invalid(parse(&format!("[dns.publish]\n{bad}")).unwrap_err());
+            assert_eq!(
+                (at, key),
+                (Some(line), format!("dns.publish.{field}")),
+                "{bad}"
+            );
+        }
+        assert!(parse("[dns.publish]\nserver = \"127.0.0.1:53\"").is_err());
     }
 
     #[test]

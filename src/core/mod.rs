@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod dnsupdate;
 pub mod flow;
 pub mod locate;
 pub mod msg;
