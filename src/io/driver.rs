@@ -170,6 +170,8 @@ async fn start_mdns(config: &Config, listeners: &[Listener]) -> Option<Mdns> {
     let started = tokio::task::spawn_blocking(move || {
         let mut mdns = Mdns::new()?;
         mdns.publish(&users, udp, tcp, &paths::host_name())?;
+        // And listen for the others, so that `user@host.local` can be called.
+        mdns.browse()?;
         Ok::<_, crate::io::mdns::MdnsError>(mdns)
     })
     .await;
@@ -204,6 +206,8 @@ struct Daemon {
     origin: Instant,
     store: Arc<dyn SecretStore>,
     dns: Dns,
+    /// The LAN side (None when off or unavailable).
+    mdns: Option<Mdns>,
 }
 
 impl Daemon {
@@ -229,7 +233,22 @@ impl Daemon {
     }
 
     /// Resolves in the background; the answer comes back as an input like a packet does.
-    fn locate(&self, id: LookupId, uri: SipUri) {
+    fn locate(&mut self, id: LookupId, uri: SipUri) {
+        // `user@host.local`: the peers seen on the link, never DNS (RFC 6762 keeps .local off it).
+        if let crate::core::msg::Host::Name(host) = &uri.host
+            && (host.ends_with(".local") || host.ends_with(".local."))
+        {
+            let label = host.split('.').next().unwrap_or_default();
+            let found = self.mdns.as_ref().and_then(|m| match uri.user_unescaped() {
+                Some(user) => m.resolve_local(&format!("{user}@{label}")),
+                None => m.resolve_local(host),
+            });
+            let result = found
+                .ok_or_else(|| crate::core::locate::LocateError::NoTargets { name: host.clone() });
+            let now = self.now();
+            self.proxy.handle_located(id, result, now);
+            return;
+        }
         let dns = self.dns.clone();
         let inputs = self.inputs_tx.clone();
         let seed = u64::from_le_bytes(
@@ -431,6 +450,7 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
         origin,
         store,
         dns,
+        mdns,
     };
     let mut hup = signal(SignalKind::hangup())?;
     let mut term = signal(SignalKind::terminate())?;
@@ -472,7 +492,7 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
     }
     info!("shutting down");
     daemon.persist_bindings();
-    stop_mdns(mdns).await;
+    stop_mdns(daemon.mdns.take()).await;
     let _ = std::fs::remove_file(&pid_file);
     Ok(())
 }

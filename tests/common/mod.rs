@@ -53,6 +53,9 @@ pub struct Daemon {
     /// Every `listening on` line, in order: (proto, addr).
     pub listeners: Vec<(String, SocketAddr)>,
     pub domain: String,
+    /// A host name of its own (in a UTS namespace of its own, via `unshare -u`), for tests of
+    /// several "machines" on one link.
+    pub hostname: Option<String>,
 }
 
 pub fn bin(name: &str) -> PathBuf {
@@ -138,6 +141,7 @@ impl Daemon {
             tcp: "0.0.0.0:0".parse().unwrap(),
             listeners: Vec::new(),
             domain: domain.to_owned(),
+            hostname: None,
         };
         for (name, _, password) in phones {
             let out = d.cli(
@@ -188,7 +192,15 @@ impl Daemon {
 
     /// Starts (or restarts) the daemon process and waits for its listening lines.
     pub fn spawn(mut self) -> Daemon {
-        let mut cmd = Command::new(bin("sipwitchd"));
+        let mut cmd = match &self.hostname {
+            None => Command::new(bin("sipwitchd")),
+            Some(name) => {
+                let mut c = Command::new("unshare");
+                c.args(["-u", "sh", "-c", "hostname \"$0\" && exec \"$@\"", name])
+                    .arg(bin("sipwitchd"));
+                c
+            }
+        };
         cmd.arg("--config").arg(self.config_file());
         self.env(&mut cmd);
         let log = std::fs::OpenOptions::new()
