@@ -112,7 +112,7 @@ fn a_call_to_user_at_host_local_is_routed_to_the_peer_found_over_mdns() {
                     let ok = final_for(&alice, &call, 2);
                     assert_eq!(ok.status, 200);
                     assert_eq!(ok.headers.to().unwrap().tag(), Some("b1"));
-                    return;
+                    break;
                 }
                 _ => {
                     let r = final_for(&alice, &call, 2);
@@ -120,6 +120,39 @@ fn a_call_to_user_at_host_local_is_routed_to_the_peer_found_over_mdns() {
                 }
             }
         }
+        // `sipwitch peers` (run in this namespace too) lists both users with their identities.
+        let out = a.cli(&["peers", "--json", "--wait", "2"], None);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let peers: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let instances: Vec<&str> = peers
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["instance"].as_str())
+            .collect();
+        assert!(
+            instances.contains(&"alice@alicehost") && instances.contains(&"bob@bobhost"),
+            "{peers}"
+        );
+        let bob_ids = peers
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["instance"] == "bob@bobhost")
+            .unwrap()["identities"]
+            .clone();
+        assert!(
+            bob_ids
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i == "bob@bobhost.local"),
+            "{bob_ids}"
+        );
     })
     .join()
     .unwrap();

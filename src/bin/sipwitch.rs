@@ -56,6 +56,15 @@ enum Command {
     /// What to publish in DNS so that others can call you.
     #[command(subcommand)]
     Dns(DnsCommand),
+    /// List the sipwitch users announced on the local network (mDNS/DNS-SD).
+    Peers {
+        /// How long to listen for announcements, in seconds.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=60))]
+        wait: u64,
+        /// JSON array of {instance, user, identities, host, addresses, port, transport}.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -189,6 +198,7 @@ fn run(cli: Cli) -> Result<(), Fail> {
         Command::Phone(PhoneCommand::Remove { name }) => phone_remove(&setup, &name),
         Command::Phone(PhoneCommand::List { json }) => phone_list(&setup, json),
         Command::Config(ConfigCommand::Check) => config_check(&setup),
+        Command::Peers { wait, json } => peers(wait, json),
         Command::Dns(DnsCommand::Records { domain, addresses }) => {
             dns_records(&setup, domain, addresses)
         }
@@ -197,6 +207,52 @@ fn run(cli: Cli) -> Result<(), Fail> {
         }
         Command::Dns(DnsCommand::Key(KeyCommand::Set { name })) => dns_key_set(&setup, name),
     }
+}
+
+/// Browses the link like `avahi-browse -t`: listens for `wait` seconds, then prints what it saw.
+fn peers(wait: u64, json: bool) -> Result<(), Fail> {
+    let mdns = sipwitch::io::mdns::Mdns::new()?;
+    mdns.browse()?;
+    // There is no "complete" in mDNS: answers trickle in, so listen for the whole window.
+    mdns.wait_peers(std::time::Duration::from_secs(wait), |_| false);
+    let peers = mdns.peers();
+    mdns.shutdown();
+    if json {
+        let list: Vec<serde_json::Value> = peers
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "instance": p.instance,
+                    "user": p.user,
+                    "identities": p.identities,
+                    "host": p.host,
+                    "addresses": p.addrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "port": p.port,
+                    "transport": format!("{:?}", p.transport).to_ascii_lowercase(),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(list));
+        return Ok(());
+    }
+    if peers.is_empty() {
+        println!("No sipwitch users found on the local network.");
+    }
+    for p in &peers {
+        let addrs: Vec<String> = p.addrs.iter().map(ToString::to_string).collect();
+        println!(
+            "{:<24} {:<5} {}:{}  {}",
+            p.instance,
+            format!("{:?}", p.transport).to_ascii_lowercase(),
+            p.host,
+            p.port,
+            p.identities.join(", ")
+        );
+        if !addrs.is_empty() {
+            println!("{:<24}       at {}", "", addrs.join(", "));
+        }
+    }
+    Ok(())
 }
 
 /// Prints the zone-file lines that make the domain reachable (RFC 3263).
