@@ -698,8 +698,8 @@ pub fn render_phones(extensions: &[Extension]) -> String {
     out
 }
 
-/// A TOML basic string.
-fn toml_string(s: &str) -> String {
+/// A TOML basic string (also used for keys: names may contain '.').
+pub fn toml_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

@@ -283,6 +283,15 @@ fn negative(query: &Query, e: &NetError) -> (Answer, Option<u32>) {
 // The answer sections may hold CNAMEs (kept as intermediates) and, from a careless server,
 // records of other types: only the asked-for variant counts. An empty list is NODATA.
 
+/// An answer whose records were all of other types (CNAMEs kept as intermediates) is no answer.
+fn non_empty<T>(list: Vec<T>, wrap: fn(Vec<T>) -> Answer) -> Answer {
+    if list.is_empty() {
+        Answer::NoRecords
+    } else {
+        wrap(list)
+    }
+}
+
 fn naptr_answer(records: &[Record]) -> Answer {
     let list: Vec<Naptr> = records
         .iter()
@@ -298,11 +307,7 @@ fn naptr_answer(records: &[Record]) -> Answer {
             _ => None,
         })
         .collect();
-    if list.is_empty() {
-        Answer::NoRecords
-    } else {
-        Answer::Naptr(list)
-    }
+    non_empty(list, Answer::Naptr)
 }
 
 fn srv_answer(records: &[Record]) -> Answer {
@@ -319,11 +324,7 @@ fn srv_answer(records: &[Record]) -> Answer {
             _ => None,
         })
         .collect();
-    if list.is_empty() {
-        Answer::NoRecords
-    } else {
-        Answer::Srv(list)
-    }
+    non_empty(list, Answer::Srv)
 }
 
 fn address_answer(records: &[Record]) -> Answer {
@@ -338,11 +339,7 @@ fn address_answer(records: &[Record]) -> Answer {
             Some(Address { ip, ttl: r.ttl })
         })
         .collect();
-    if list.is_empty() {
-        Answer::NoRecords
-    } else {
-        Answer::Addresses(list)
-    }
+    non_empty(list, Answer::Addresses)
 }
 
 /// How many records an answer holds, for the logs.

@@ -83,10 +83,6 @@ impl<B: Copy + PartialEq> Fork<B> {
         self.branches.iter().map(|b| b.id)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.branches.is_empty()
-    }
-
     /// Every branch has ended and the final answer went upstream: the context can go.
     pub fn is_finished(&self) -> bool {
         self.final_forwarded && self.branches.iter().all(|b| b.state == BranchState::Done)

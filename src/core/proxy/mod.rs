@@ -199,10 +199,6 @@ impl Proxy {
         &mut self.registrar
     }
 
-    pub fn transactions(&self) -> &Transactions {
-        &self.txs
-    }
-
     // --- inputs --------------------------------------------------------------------------------
 
     /// A UDP datagram (or one framed stream message) arrived on `flow`.
@@ -569,7 +565,7 @@ impl Proxy {
                 Ok(Route::Answered)
             }
             _ => {
-                self.reply(id, req, 405, now, |resp| {
+                self.reply(id, req, Refusal::MethodNotAllowed.status(), now, |resp| {
                     resp.headers.push(HeaderName::Allow, ALLOW)
                 });
                 Ok(Route::Answered)

@@ -591,11 +591,8 @@ impl Transactions {
             return;
         };
         let terminated = tx.machine.is_terminated();
-        let deadline = if terminated {
-            None
-        } else {
-            tx.machine.deadline()
-        };
+        // An ended transaction leaves the timer queue.
+        let deadline = tx.machine.deadline().filter(|_| !terminated);
         reschedule(
             &mut self.timers,
             &mut tx.scheduled,
@@ -619,11 +616,8 @@ impl Transactions {
             return;
         };
         let terminated = tx.machine.is_terminated();
-        let deadline = if terminated {
-            None
-        } else {
-            tx.machine.deadline()
-        };
+        // An ended transaction leaves the timer queue.
+        let deadline = tx.machine.deadline().filter(|_| !terminated);
         reschedule(
             &mut self.timers,
             &mut tx.scheduled,

@@ -5,6 +5,7 @@
 //! rename). Concurrent writers in different processes are not locked against each other: the
 //! last one wins (the CLI is the only writer in practice).
 
+use crate::core::config::toml_string;
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -104,22 +105,6 @@ impl FileStore {
         }
         Ok(())
     }
-}
-
-/// A TOML basic string (also used for keys: names may contain '.').
-fn toml_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 impl SecretStore for FileStore {
